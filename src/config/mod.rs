@@ -1,0 +1,1 @@
+//! Configuration: hotline.toml, sip-profiles/*.toml. Being written.

@@ -1,0 +1,1 @@
+//! RTP port allocator. Being written.

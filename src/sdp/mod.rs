@@ -1,0 +1,1 @@
+//! SDP offer/answer for SIP legs. Being written.

@@ -1,0 +1,7 @@
+//! SIP: messages (ours), transactions and dialogs (sans-IO), registrar, digest auth,
+//! and the tokio transports that drive them.
+
+pub mod auth;
+pub mod message;
+pub mod registrar;
+pub mod transaction;

@@ -1,0 +1,1 @@
+//! Registrar for agents' SIP phones (RFC 3261 §10). Being written.

@@ -1,6 +1,8 @@
 //! Hotline: a call-center softswitch. See `DESIGN.md` in the shared docs for the picture;
 //! each module below owns one part of the call path.
 
+pub mod api;
+pub mod cli;
 pub mod config;
 pub mod media;
 pub mod sdp;

@@ -5,3 +5,5 @@ pub mod auth;
 pub mod message;
 pub mod registrar;
 pub mod transaction;
+pub mod endpoint;
+pub mod transport;

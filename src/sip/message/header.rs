@@ -41,54 +41,56 @@ pub enum HeaderName {
 impl HeaderName {
     /// Maps a received name (any case, long or compact form) to its variant.
     pub fn from_bytes(name: &[u8]) -> HeaderName {
-        let known: &[(&str, HeaderName)] = &[
-            ("via", HeaderName::Via),
-            ("v", HeaderName::Via),
-            ("from", HeaderName::From),
-            ("f", HeaderName::From),
-            ("to", HeaderName::To),
-            ("t", HeaderName::To),
-            ("call-id", HeaderName::CallId),
-            ("i", HeaderName::CallId),
-            ("cseq", HeaderName::CSeq),
-            ("contact", HeaderName::Contact),
-            ("m", HeaderName::Contact),
-            ("max-forwards", HeaderName::MaxForwards),
-            ("content-length", HeaderName::ContentLength),
-            ("l", HeaderName::ContentLength),
-            ("content-type", HeaderName::ContentType),
-            ("c", HeaderName::ContentType),
-            ("content-encoding", HeaderName::ContentEncoding),
-            ("e", HeaderName::ContentEncoding),
-            ("route", HeaderName::Route),
-            ("record-route", HeaderName::RecordRoute),
-            ("require", HeaderName::Require),
-            ("proxy-require", HeaderName::ProxyRequire),
-            ("supported", HeaderName::Supported),
-            ("k", HeaderName::Supported),
-            ("unsupported", HeaderName::Unsupported),
-            ("allow", HeaderName::Allow),
-            ("accept", HeaderName::Accept),
-            ("authorization", HeaderName::Authorization),
-            ("proxy-authorization", HeaderName::ProxyAuthorization),
-            ("www-authenticate", HeaderName::WwwAuthenticate),
-            ("proxy-authenticate", HeaderName::ProxyAuthenticate),
-            ("expires", HeaderName::Expires),
-            ("min-expires", HeaderName::MinExpires),
-            ("user-agent", HeaderName::UserAgent),
-            ("server", HeaderName::Server),
-            ("date", HeaderName::Date),
-            ("event", HeaderName::Event),
-            ("o", HeaderName::Event),
-            ("subject", HeaderName::Subject),
-            ("s", HeaderName::Subject),
-        ];
-        for (n, h) in known {
-            if name.eq_ignore_ascii_case(n.as_bytes()) {
-                return h.clone();
-            }
+        HeaderName::known(name).unwrap_or_else(|| HeaderName::Other(Bytes::copy_from_slice(name)))
+    }
+
+    /// Like [`HeaderName::from_bytes`], but an unknown name keeps `name` itself (a slice
+    /// of the received message) instead of copying it; the parser uses this.
+    pub fn from_shared(name: Bytes) -> HeaderName {
+        HeaderName::known(&name).unwrap_or(HeaderName::Other(name))
+    }
+
+    /// The variant of a well-known name (long or compact form, any case), if it is one.
+    fn known(name: &[u8]) -> Option<HeaderName> {
+        // Lower-case into a stack buffer so one `match` on byte strings does the lookup;
+        // names longer than the longest known one ("proxy-authorization") are unknown.
+        let mut buf = [0u8; 20];
+        let lower = buf.get_mut(..name.len())?;
+        for (d, s) in lower.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
         }
-        HeaderName::Other(Bytes::copy_from_slice(name))
+        Some(match &*lower {
+            b"via" | b"v" => HeaderName::Via,
+            b"from" | b"f" => HeaderName::From,
+            b"to" | b"t" => HeaderName::To,
+            b"call-id" | b"i" => HeaderName::CallId,
+            b"cseq" => HeaderName::CSeq,
+            b"contact" | b"m" => HeaderName::Contact,
+            b"max-forwards" => HeaderName::MaxForwards,
+            b"content-length" | b"l" => HeaderName::ContentLength,
+            b"content-type" | b"c" => HeaderName::ContentType,
+            b"content-encoding" | b"e" => HeaderName::ContentEncoding,
+            b"route" => HeaderName::Route,
+            b"record-route" => HeaderName::RecordRoute,
+            b"require" => HeaderName::Require,
+            b"proxy-require" => HeaderName::ProxyRequire,
+            b"supported" | b"k" => HeaderName::Supported,
+            b"unsupported" => HeaderName::Unsupported,
+            b"allow" => HeaderName::Allow,
+            b"accept" => HeaderName::Accept,
+            b"authorization" => HeaderName::Authorization,
+            b"proxy-authorization" => HeaderName::ProxyAuthorization,
+            b"www-authenticate" => HeaderName::WwwAuthenticate,
+            b"proxy-authenticate" => HeaderName::ProxyAuthenticate,
+            b"expires" => HeaderName::Expires,
+            b"min-expires" => HeaderName::MinExpires,
+            b"user-agent" => HeaderName::UserAgent,
+            b"server" => HeaderName::Server,
+            b"date" => HeaderName::Date,
+            b"event" | b"o" => HeaderName::Event,
+            b"subject" | b"s" => HeaderName::Subject,
+            _ => return None,
+        })
     }
 
     /// The canonical long form, used when serializing.
@@ -173,6 +175,10 @@ impl Headers {
         self.entries.iter().find(|h| &h.name == name).map(|h| &h.value)
     }
     /// Values of every header line with this name, in order.
+    /// Mutable value of the first header with this name (e.g. to stamp the top Via).
+    pub fn get_mut(&mut self, name: &HeaderName) -> Option<&mut Bytes> {
+        self.entries.iter_mut().find(|h| &h.name == name).map(|h| &mut h.value)
+    }
     pub fn get_all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a Bytes> + 'a {
         self.entries.iter().filter(move |h| &h.name == name).map(|h| &h.value)
     }

@@ -26,7 +26,17 @@ pub enum Method {
 impl Method {
     /// Method names are case-sensitive: `invite` is an extension method, not INVITE.
     pub fn from_token(token: &[u8]) -> Method {
-        match token {
+        Method::known(token).unwrap_or_else(|| Method::Extension(Bytes::copy_from_slice(token)))
+    }
+
+    /// Like [`Method::from_token`], but an extension method keeps `token` itself (a slice
+    /// of the received message) instead of copying it; the parser uses this.
+    pub fn from_shared(token: Bytes) -> Method {
+        Method::known(&token).unwrap_or(Method::Extension(token))
+    }
+
+    fn known(token: &[u8]) -> Option<Method> {
+        Some(match token {
             b"INVITE" => Method::Invite,
             b"ACK" => Method::Ack,
             b"BYE" => Method::Bye,
@@ -41,8 +51,8 @@ impl Method {
             b"REFER" => Method::Refer,
             b"MESSAGE" => Method::Message,
             b"PUBLISH" => Method::Publish,
-            other => Method::Extension(Bytes::copy_from_slice(other)),
-        }
+            _ => return None,
+        })
     }
 
     pub fn as_bytes(&self) -> &[u8] {

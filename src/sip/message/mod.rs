@@ -7,17 +7,24 @@
 //! rest. Serializing writes headers back as they are, with Content-Length recomputed.
 //!
 //! Layout: `method.rs` (methods), `header.rs` (names, compact forms, the header list),
-//! `uri.rs` (SIP/SIPS/tel URIs), `typed.rs` (typed header values), `parse.rs` (datagram
+//! `lex.rs` (character classes and a value cursor shared by the rest),
+//! `uri.rs` (SIP/SIPS/tel URIs), `typed.rs` (typed header values and their accessors),
+//! `grammar.rs` (the header productions behind them), `parse.rs` (datagram
 //! and stream parsing), `validate.rs` (request/response sanity rules of RFC 3261 §8.2
 //! and RFC 4475), `build.rs` (serializer and response builder).
 
 mod build;
+mod grammar;
 mod header;
+mod lex;
 mod method;
 mod parse;
 mod typed;
 mod uri;
 mod validate;
+
+#[cfg(test)]
+mod tests;
 
 pub use build::*;
 pub use header::*;

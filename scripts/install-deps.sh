@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Hotline needs, and only those that are missing (idempotent).
+#   scripts/install-deps.sh run    what building and running `hotline serve` needs
+#   scripts/install-deps.sh test   that, plus the real peers the end-to-end tests drive
+set -euo pipefail
+
+mode="${1:-run}"
+run_pkgs=(cmake pkg-config espeak-ng sox)
+test_pkgs=(sip-tester baresip iproute2 util-linux)
+
+case "$mode" in
+  run) want=("${run_pkgs[@]}") ;;
+  test) want=("${run_pkgs[@]}" "${test_pkgs[@]}") ;;
+  *)
+    echo "usage: $0 run|test   (run: what 'hotline serve' needs; test: plus the test peers)" >&2
+    exit 2
+    ;;
+esac
+
+installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+missing=()
+for p in "${want[@]}"; do
+  installed "$p" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps ($mode): all present: ${want[*]}"
+  exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+  as_root=(env)
+elif command -v sudo >/dev/null 2>&1; then
+  as_root=(sudo env)
+else
+  echo "install-deps: missing ${missing[*]}, and this is not root and has no sudo." >&2
+  echo "Install them as root: apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+
+apt_opts=(-o DPkg::Lock::Timeout=300)
+echo "install-deps ($mode): installing ${missing[*]}"
+"${as_root[@]}" DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" update -q
+"${as_root[@]}" DEBIAN_FRONTEND=noninteractive apt-get install -y "${apt_opts[@]}" "${missing[@]}"
+
+still=()
+for p in "${missing[@]}"; do
+  installed "$p" || still+=("$p")
+done
+if [ "${#still[@]}" -ne 0 ]; then
+  echo "install-deps: apt-get finished but these are still not installed: ${still[*]}" >&2
+  exit 1
+fi
+echo "install-deps ($mode): installed ${missing[*]}"

@@ -1,0 +1,140 @@
+//! The human summary `hotline config check` prints. Secrets (passwords, auth_secret) are
+//! never shown, only whether they are set.
+
+use std::fmt::Write;
+
+use super::Config;
+use super::profile::Profile;
+
+impl Config {
+    /// A multi-line overview of what the server would run with.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        // Writing into a String cannot fail.
+        let _ = writeln!(s, "configuration OK ({})", self.source.display());
+        let _ = writeln!(s, "  node_id         {}", self.node_id);
+        let _ = writeln!(s, "  http_listen     {}", self.http_listen);
+        let _ = writeln!(
+            s,
+            "  rtp_ports       {} ({} ports)",
+            self.rtp_ports,
+            self.rtp_ports.len()
+        );
+        let _ = writeln!(s, "  data_dir        {}", self.data_dir.display());
+        let _ = writeln!(s, "  recordings_dir  {}", self.recordings_dir.display());
+        for (i, p) in self.profiles.iter().enumerate() {
+            profile(&mut s, p, i == 0);
+        }
+        s
+    }
+}
+
+fn profile(s: &mut String, p: &Profile, first: bool) {
+    let default = if first { ", default" } else { "" };
+    let _ = writeln!(s, "profile \"{}\" ({}{default})", p.name, p.file.display());
+    let transports: Vec<&str> = p.transports.iter().map(|t| t.as_str()).collect();
+    let _ = writeln!(s, "  listen          {} {}", p.listen, transports.join("+"));
+    if let Some(ip) = p.external_addr {
+        let _ = writeln!(s, "  external_addr   {ip}");
+    }
+    if let Some(ip) = p.media_addr {
+        let _ = writeln!(s, "  media_addr      {ip}");
+    }
+    let dtmf = if p.telephone_event {
+        ", telephone-event"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        s,
+        "  media           {}{dtmf}, ptime {} ms",
+        p.codecs.join(", "),
+        p.ptime_ms
+    );
+    let answer = if p.ring_ms == 0 {
+        "at once".to_string()
+    } else {
+        format!("after ringing {} ms", p.ring_ms)
+    };
+    let limit = if p.max_call_seconds == 0 {
+        "no limit".to_string()
+    } else {
+        format!("at most {} s", p.max_call_seconds)
+    };
+    let _ = writeln!(s, "  calls           answer {answer}, {limit}");
+    if p.trunks.is_empty() {
+        let _ = writeln!(s, "  trunks          none: every call is refused (403)");
+    }
+    for t in &p.trunks {
+        let mut who: Vec<String> = t.allow.iter().map(|n| n.to_string()).collect();
+        if let Some((user, _)) = t.credentials() {
+            who.push(format!("digest user \"{user}\""));
+        }
+        let _ = writeln!(s, "  trunk           {}: {}", t.name, who.join(", "));
+    }
+    let secret = if p.auth_secret.is_some() {
+        "auth_secret set"
+    } else {
+        "random auth_secret per start"
+    };
+    let _ = writeln!(
+        s,
+        "  auth            realm \"{}\", {} user(s), {secret}",
+        p.realm,
+        p.users.len()
+    );
+    let rate = if p.rate_limit.is_enabled() {
+        format!(
+            "{}/s burst {} per source outside trunks",
+            p.rate_limit.per_second, p.rate_limit.burst
+        )
+    } else {
+        "off".to_string()
+    };
+    let _ = writeln!(s, "  rate_limit      {rate}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SipUser;
+
+    #[test]
+    fn default_summary_names_every_setting() {
+        let s = Config::default().summary();
+        let expected = "configuration OK (<defaults>)
+  node_id         hotline-1
+  http_listen     0.0.0.0:8080
+  rtp_ports       20000-29999 (10000 ports)
+  data_dir        var
+  recordings_dir  recordings
+profile \"default\" (<built-in>, default)
+  listen          0.0.0.0:5060 udp+tcp
+  media           PCMA, PCMU, telephone-event, ptime 20 ms
+  calls           answer at once, no limit
+  trunk           local: 127.0.0.0/8, ::1/128
+  auth            realm \"default\", 0 user(s), random auth_secret per start
+  rate_limit      50/s burst 100 per source outside trunks
+";
+        assert_eq!(s, expected);
+    }
+
+    #[test]
+    fn summary_never_prints_secrets() {
+        let mut c = Config::default();
+        let p = &mut c.profiles[0];
+        p.auth_secret = Some("nonce-secret-0123456".into());
+        p.trunks[0].username = Some("pbx1".into());
+        p.trunks[0].password = Some("trunk-password".into());
+        p.users.push(SipUser {
+            username: "1001".into(),
+            password: "phone-password".into(),
+        });
+        let s = c.summary();
+        assert!(s.contains("digest user \"pbx1\""), "{s}");
+        assert!(s.contains("1 user(s), auth_secret set"), "{s}");
+        for secret in ["nonce-secret-0123456", "trunk-password", "phone-password"] {
+            assert!(!s.contains(secret), "{secret} leaked:\n{s}");
+        }
+    }
+}

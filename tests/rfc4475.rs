@@ -129,7 +129,6 @@ struct Case {
     verdict: Verdict,
     expect: Expect,
     bytes: Vec<u8>,
-    is_response: bool,
     method: String,
     request_uri: String,
     /// Every Call-ID in the file (some hold two, or a second message).
@@ -215,7 +214,6 @@ fn load_cases() -> Vec<Case> {
             name,
             verdict,
             bytes,
-            is_response,
             method,
             request_uri,
         });

@@ -21,7 +21,12 @@ fn scenario(name: &str) -> String {
 
 /// Exit code 0 and the statistics file agrees: `calls` succeeded, none failed.
 fn assert_all_succeeded(run: &SippRun, calls: u64) {
-    assert_eq!(run.code, Some(0), "SIPp reported failure:\n{}", run.report());
+    assert_eq!(
+        run.code,
+        Some(0),
+        "SIPp reported failure:\n{}",
+        run.report()
+    );
     assert_eq!(
         run.stat("SuccessfulCall(C)"),
         Some(calls),
@@ -41,7 +46,9 @@ fn uac_calls_over_udp_are_answered_and_hung_up_by_the_caller() {
     let _shared = MACHINE.read().unwrap_or_else(|e| e.into_inner());
     let mut server = Hotline::start(Opts::default());
     let target = server.sip.to_string();
-    let run = sipp(&["-sn", "uac", &target, "-s", NUMBER, "-m", "10", "-r", "10", "-l", "10"]);
+    let run = sipp(&[
+        "-sn", "uac", &target, "-s", NUMBER, "-m", "10", "-r", "10", "-l", "10",
+    ]);
     assert_all_succeeded(&run, 10);
     server.assert_running();
 }
@@ -66,7 +73,17 @@ fn server_hangs_up_when_the_call_reaches_max_call_seconds() {
         ..Opts::default()
     });
     let target = server.sip.to_string();
-    let run = sipp(&["-sf", &scenario("server_bye.xml"), &target, "-s", NUMBER, "-m", "2", "-l", "2"]);
+    let run = sipp(&[
+        "-sf",
+        &scenario("server_bye.xml"),
+        &target,
+        "-s",
+        NUMBER,
+        "-m",
+        "2",
+        "-l",
+        "2",
+    ]);
     assert_all_succeeded(&run, 2);
     server.assert_running();
 }
@@ -79,7 +96,17 @@ fn cancel_while_ringing_gets_200_and_487() {
         ..Opts::default()
     });
     let target = server.sip.to_string();
-    let run = sipp(&["-sf", &scenario("cancel.xml"), &target, "-s", NUMBER, "-m", "2", "-l", "2"]);
+    let run = sipp(&[
+        "-sf",
+        &scenario("cancel.xml"),
+        &target,
+        "-s",
+        NUMBER,
+        "-m",
+        "2",
+        "-l",
+        "2",
+    ]);
     assert_all_succeeded(&run, 2);
     server.assert_running();
 }
@@ -89,7 +116,15 @@ fn options_ping_gets_200_with_allow_and_accept() {
     let _shared = MACHINE.read().unwrap_or_else(|e| e.into_inner());
     let mut server = Hotline::start(Opts::default());
     let target = server.sip.to_string();
-    let run = sipp(&["-sf", &scenario("options.xml"), &target, "-s", NUMBER, "-m", "3"]);
+    let run = sipp(&[
+        "-sf",
+        &scenario("options.xml"),
+        &target,
+        "-s",
+        NUMBER,
+        "-m",
+        "3",
+    ]);
     assert_all_succeeded(&run, 3);
     server.assert_running();
 }
@@ -99,7 +134,15 @@ fn register_with_digest_challenge_then_the_right_password_is_accepted() {
     let _shared = MACHINE.read().unwrap_or_else(|e| e.into_inner());
     let mut server = Hotline::start(Opts::default());
     let target = server.sip.to_string();
-    let run = sipp(&["-sf", &scenario("register.xml"), &target, "-s", "1001", "-m", "1"]);
+    let run = sipp(&[
+        "-sf",
+        &scenario("register.xml"),
+        &target,
+        "-s",
+        "1001",
+        "-m",
+        "1",
+    ]);
     assert_all_succeeded(&run, 1);
     server.assert_running();
 }
@@ -110,7 +153,15 @@ fn register_with_a_wrong_password_is_refused() {
     let mut server = Hotline::start(Opts::default());
     let target = server.sip.to_string();
     // The scenario succeeds only if the second REGISTER gets 401 or 403 (a 200 is unexpected).
-    let run = sipp(&["-sf", &scenario("register_bad.xml"), &target, "-s", "1001", "-m", "1"]);
+    let run = sipp(&[
+        "-sf",
+        &scenario("register_bad.xml"),
+        &target,
+        "-s",
+        "1001",
+        "-m",
+        "1",
+    ]);
     assert_all_succeeded(&run, 1);
     server.assert_running();
 }

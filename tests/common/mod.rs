@@ -110,15 +110,27 @@ pub fn free_tcp_port() -> u16 {
     l.local_addr().expect("local addr").port()
 }
 
-/// A UDP port range `(first, last)` of `len` ports that looks free. Each call in this process
-/// gets a different block so parallel tests do not share media ports.
+/// The first port the kernel hands out for `bind(:0)`; fixed ranges stay below it, so a
+/// free port picked by another test can never fall inside them.
+fn ephemeral_start() -> u32 {
+    fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768)
+}
+
+/// A UDP port range `(first, last)` of `len` ports that looks free, between 10000 and the
+/// ephemeral range. Calls in this process walk through different blocks, so parallel tests do
+/// not share media ports.
 pub fn free_udp_range(len: u16) -> (u16, u16) {
-    let blocks = (40000 / u32::from(len)).max(1);
+    const LOW: u32 = 10000;
+    let high = ephemeral_start().clamp(LOW + u32::from(len), 65535);
+    let blocks = ((high - LOW) / u32::from(len)).max(1);
     let start = std::process::id().wrapping_mul(7919);
     for attempt in 0..blocks {
-        let k = (start.wrapping_add(unique()).wrapping_add(attempt)) % blocks;
-        let first = 20000 + (k * u32::from(len)) as u16;
-        let last = first + len - 1;
+        let k = start.wrapping_add(unique()).wrapping_add(attempt) % blocks;
+        let first = (LOW + k * u32::from(len)) as u16;
+        let last = first + (len - 1);
         let probes = [first, first + 1, first + len / 2, last];
         if probes
             .iter()
@@ -127,7 +139,7 @@ pub fn free_udp_range(len: u16) -> (u16, u16) {
             return (first, last);
         }
     }
-    panic!("no free UDP port range of {len}");
+    panic!("no free UDP port range of {len} between {LOW} and {high}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -146,7 +158,8 @@ pub struct Opts {
     pub codecs: Vec<String>,
     /// Registrar users `(username, password)`.
     pub users: Vec<(String, String)>,
-    /// New requests per second accepted from one source; high by default so load tests pass.
+    /// Requests per second per source outside the trunks (`0` = off). Our loopback peers
+    /// are a trunk, which is never limited.
     pub rate_limit: u32,
 }
 
@@ -158,7 +171,7 @@ impl Default for Opts {
             max_call_seconds: 3600,
             codecs: vec!["PCMU".into(), "PCMA".into()],
             users: vec![("1001".into(), "secret".into())],
-            rate_limit: 100_000,
+            rate_limit: 0,
         }
     }
 }
@@ -173,19 +186,22 @@ impl Opts {
              transports = [\"udp\", \"tcp\"]\n\
              ring_ms = {}\n\
              max_call_seconds = {}\n\
-             codecs = [{}]\n\
-             rate_limit = {}\n\n\
-             [[trunk]]\n\
+             codecs = [{}]\n\n\
+             [rate_limit]\n\
+             per_second = {}\n\
+             burst = {}\n\n\
+             [[trunks]]\n\
              name = \"test\"\n\
              allow = [\"127.0.0.0/8\"]\n",
             self.ring_ms,
             self.max_call_seconds,
             codecs.join(", "),
             self.rate_limit,
+            self.rate_limit.saturating_mul(2).max(1),
         );
         for (user, password) in &self.users {
             t.push_str(&format!(
-                "\n[[user]]\nusername = {user:?}\npassword = {password:?}\n"
+                "\n[[users]]\nusername = {user:?}\npassword = {password:?}\n"
             ));
         }
         t
@@ -224,7 +240,7 @@ impl Hotline {
         fs::write(
             &config,
             format!(
-                "# written by tests/common/mod.rs\nnode = \"test\"\nsip_profiles = {:?}\n",
+                "# written by tests/common/mod.rs\nnode_id = \"test\"\nprofiles_dir = {:?}\n",
                 profiles.display().to_string()
             ),
         )
@@ -248,6 +264,7 @@ impl Hotline {
             .arg("--recordings")
             .arg(&recordings)
             .env("RUST_LOG", "debug")
+            .env("NO_COLOR", "1")
             .env_remove("HOTLINE_IN_NETNS")
             .stdin(Stdio::null())
             .stdout(out)
@@ -340,6 +357,8 @@ pub struct SippRun {
     pub errors: String,
     /// The `-trace_stat` CSV (header line + one line per dump).
     pub stats: String,
+    /// The `-trace_msg` log (small runs only).
+    pub messages: String,
     pub stdout: String,
     pub stderr: String,
     pub dir: TempDir,
@@ -350,7 +369,7 @@ impl SippRun {
     pub fn stat(&self, column: &str) -> Option<u64> {
         let mut lines = self.stats.lines().filter(|l| !l.trim().is_empty());
         let header: Vec<&str> = lines.next()?.split(';').collect();
-        let last: Vec<&str> = lines.last()?.split(';').collect();
+        let last: Vec<&str> = lines.next_back()?.split(';').collect();
         let idx = header.iter().position(|h| h.trim() == column)?;
         last.get(idx)?.trim().parse().ok()
     }
@@ -360,15 +379,24 @@ impl SippRun {
         let out: Vec<&str> = self.stdout.lines().collect();
         format!(
             "sipp exit code {:?}; successful={:?} failed={:?}\n--- errors log ---\n{}\n\
-             --- stderr ---\n{}\n--- stdout tail ---\n{}",
+             --- stderr ---\n{}\n--- stdout tail ---\n{}\n--- messages (last 6000 bytes) ---\n{}",
             self.code,
             self.stat("SuccessfulCall(C)"),
             self.stat("FailedCall(C)"),
             truncate(&self.errors, 4000),
             truncate(&self.stderr, 2000),
-            out[out.len().saturating_sub(40)..].join("\n")
+            out[out.len().saturating_sub(24)..].join("\n"),
+            last_bytes(&self.messages, 6000)
         )
     }
+}
+
+fn last_bytes(s: &str, max: usize) -> &str {
+    let mut start = s.len().saturating_sub(max);
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
 }
 
 fn truncate(s: &str, max: usize) -> &str {
@@ -385,7 +413,18 @@ pub fn sipp(args: &[&str]) -> SippRun {
     let dir = TempDir::new("sipp");
     let errors = dir.path().join("errors.log");
     let stats = dir.path().join("stat.csv");
-    let output = Command::new(bin)
+    let messages = dir.path().join("messages.log");
+    // Every message goes to a log for failure reports, unless the run is a big load run.
+    let calls: u64 = args
+        .iter()
+        .position(|a| *a == "-m")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(u64::MAX);
+    let mut cmd = Command::new(bin);
+    if calls <= 100 {
+        cmd.arg("-trace_msg").arg("-message_file").arg(&messages);
+    }
+    let output = cmd
         .args(args)
         .args(["-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin"])
         .args(["-timeout", "60s", "-timeout_error"])
@@ -408,6 +447,7 @@ pub fn sipp(args: &[&str]) -> SippRun {
         code: output.status.code(),
         errors: read(&errors),
         stats: read(&stats),
+        messages: read(&messages),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         dir,

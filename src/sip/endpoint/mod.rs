@@ -358,6 +358,19 @@ impl Endpoint {
             p.users.iter().find(|x| x.username == u).map(|x| x.password.clone())
         }) {
             Ok(user) => {
+                // Credentials prove who the phone is; they must also own the AOR, or
+                // alice could register bob's number and take his calls.
+                let to_user = req
+                    .headers
+                    .to_addr()
+                    .ok()
+                    .and_then(|a| crate::sip::message::Uri::parse(&a.uri).ok())
+                    .and_then(|u| u.user);
+                if to_user.as_deref() != Some(user.as_bytes()) {
+                    let reason = format!("Forbidden (user {user} may not register this address)");
+                    self.respond(now, id, req, 403, &reason, &[], None);
+                    return;
+                }
                 let mut resp = self.registrar.handle_register(now, req, self.source);
                 self.add_to_tag(&mut resp, None);
                 if resp.status == 200 {
@@ -447,7 +460,7 @@ impl Endpoint {
         let offer = match sdp::sdp_body(req.headers.content_type().ok().flatten().as_deref(), &req.body) {
             Ok(o) => o,
             Err(e) => {
-                self.reject_media(now, id, &req, &e.to_string());
+                self.reject_media(now, id, &req, &e);
                 return;
             }
         };
@@ -472,7 +485,7 @@ impl Endpoint {
                 Err(e) => {
                     self.ports.release(port);
                     let req = call.invite.clone();
-                    self.reject_media(now, id, &req, &e.to_string());
+                    self.reject_media(now, id, &req, &e);
                     return;
                 }
             }
@@ -494,11 +507,21 @@ impl Endpoint {
         }
     }
 
-    fn reject_media(&mut self, now: Instant, id: ServerTxId, req: &Request, why: &str) {
+    /// Rejects an offer: 488 for media we cannot serve, 415/400 for bodies we cannot read,
+    /// with a Warning naming the cause (RFC 3261 §20.43).
+    fn reject_media(&mut self, now: Instant, id: ServerTxId, req: &Request, e: &sdp::SdpError) {
         self.stats.rejected_total += 1;
-        let warning = format!("304 hotline \"{}\"", why.replace('"', "'"));
-        let extra = [(HeaderName::Other(Bytes::from_static(b"Warning")), Bytes::from(warning))];
-        self.respond(now, id, req, 488, "Not Acceptable Here", &extra, None);
+        let status = e.status();
+        let why = e.to_string().replace('"', "'");
+        let mut extra = vec![(
+            HeaderName::Other(Bytes::from_static(b"Warning")),
+            Bytes::from(format!("{} hotline \"{why}\"", e.warning_code())),
+        )];
+        if status == 415 {
+            extra.push((HeaderName::Accept, Bytes::from_static(b"application/sdp, multipart/mixed")));
+        }
+        let reason = crate::sip::message::reason_phrase(status);
+        self.respond(now, id, req, status, reason, &extra, None);
     }
 
     fn local_media(&mut self, port: u16) -> LocalMedia {
@@ -659,8 +682,7 @@ impl Endpoint {
         let offer = match sdp::sdp_body(ct.as_deref(), &req.body) {
             Ok(o) => o,
             Err(e) => {
-                let why = e.to_string();
-                self.reject_media(now, id, req, &why);
+                self.reject_media(now, id, req, &e);
                 return;
             }
         };
@@ -674,8 +696,7 @@ impl Endpoint {
                 }
                 Err(e) => {
                     call.media.session_version -= 1;
-                    let why = e.to_string();
-                    self.reject_media(now, id, req, &why);
+                    self.reject_media(now, id, req, &e);
                     return;
                 }
             }
@@ -939,3 +960,6 @@ mod mask_tests {
         assert_eq!(super::mask(b"tel:4008001234"), "tel:400***1234");
     }
 }
+
+#[cfg(test)]
+mod tests;

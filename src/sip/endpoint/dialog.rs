@@ -36,7 +36,9 @@ impl Dialog {
     pub fn from_invite(req: &Request, local_tag: Bytes, peer: Peer) -> Option<Dialog> {
         let h = &req.headers;
         let from = h.from_addr().ok()?;
-        let remote_tag = from.tag()?.clone();
+        // RFC 2543 callers send no From tag (RFC 4475 `inv2543`); the dialog then has an
+        // empty remote tag, as §12.1.1 allows.
+        let remote_tag = from.tag().cloned().unwrap_or_default();
         let to_value = h.get(&HeaderName::To)?;
         let mut local_header = Vec::with_capacity(to_value.len() + 8 + local_tag.len());
         local_header.extend_from_slice(to_value);

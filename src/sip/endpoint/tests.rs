@@ -356,3 +356,24 @@ fn untrusted_floods_are_rate_limited_but_trunks_are_not() {
     assert_eq!(trunk, 20);
     assert_eq!(s.ep.stats().rate_limited, 15);
 }
+
+#[test]
+fn a_reused_branch_with_a_new_call_id_is_a_new_call() {
+    let mut s = Sim::new(|_| {});
+    assert_eq!(codes(&s.send(&invite("c1", "z9hG4bKsame", SDP_PCMA, ""))), vec![100, 200]);
+    assert_eq!(codes(&s.send(&invite("c2", "z9hG4bKsame", SDP_PCMA, ""))), vec![100, 200]);
+    assert_eq!(s.ep.stats().active_calls, 2);
+    // A true retransmission (same Call-ID) is absorbed by its transaction.
+    assert_eq!(codes(&s.send(&invite("c2", "z9hG4bKsame", SDP_PCMA, ""))), vec![200]);
+    assert_eq!(s.ep.stats().active_calls, 2);
+}
+
+#[test]
+fn rfc2543_invite_without_tags_or_branch_is_answered() {
+    let mut s = Sim::new(|_| {});
+    let body = SDP_PCMA;
+    let text = format!("INVITE sip:UserB@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5080\nFrom: <sip:+13035551111@127.0.0.1;user=phone>\nTo: sip:+16505552222@127.0.0.1;user=phone\nCall-ID: inv2543\nCSeq: 56 INVITE\nContent-Type: application/sdp\n\n{body}");
+    let out = s.send(&text);
+    assert_eq!(codes(&out), vec![100, 200]);
+    assert_eq!(out[1].0, "127.0.0.1:5080".parse().unwrap());
+}

@@ -8,11 +8,15 @@ use bytes::{BufMut, Bytes, BytesMut};
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(super) enum ServerKey {
     /// §17.2.3 with the `z9hG4bK` cookie: branch, sent-by, method (ACK counted as INVITE).
+    /// The Call-ID is added on purpose: retransmissions, ACKs and CANCELs always repeat it,
+    /// and it keeps a broken sender that reuses a branch across calls (seen in the wild and
+    /// in RFC 4475's own messages) from having a new call taken for a retransmission.
     Branch {
         branch: Bytes,
         host: Bytes,
         port: Option<u16>,
         method: Method,
+        call_id: Bytes,
     },
     /// RFC 2543 fallback. The To tag is not in the key: a request matches on its own To tag,
     /// an ACK on the To tag of the response it acknowledges (see `ServerTx::matches`).
@@ -53,6 +57,7 @@ pub(super) fn server_key(req: &Request, method: &Method) -> Result<ServerKey, Pa
             host: lower(&via.host),
             port: via.port,
             method,
+            call_id: req.headers.call_id()?,
         });
     }
     Ok(ServerKey::Legacy {

@@ -214,9 +214,9 @@ fn every_broken_profile_is_reported() {
         t.errors(&ServeArgs::default()),
         "sip-profiles/default.toml:1:12: ptime_ms: 25 is not allowed; use 10, 20, 30, 40, 50 or \
          60 (usually 20)\n\
-         sip-profiles/default.toml:2:11: codecs: unknown codec \"G722\"; valid: PCMA, PCMU\n\
+         sip-profiles/default.toml:2:11: codecs: unknown value \"G722\"; valid: PCMA, PCMU\n\
          sip-profiles/b.toml:2:1: unknown key \"transport\"; did you mean \"transports\"? valid \
-         keys: name, listen, transports, external_addr, media_addr, codecs, telephone_event, \
+         keys: name, listen, transports, external_addr, media_addr, codecs, digest_algorithms, telephone_event, \
          ptime_ms, realm, auth_secret, ring_ms, max_call_seconds, tcp_idle_timeout_secs, \
          rate_limit, registrar, timers, trunks, users"
     );

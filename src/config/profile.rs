@@ -159,6 +159,8 @@ impl Default for SipTimers {
 
 /// Codecs a profile may offer, in the spelling profiles are normalised to.
 pub const SUPPORTED_CODECS: [&str; 2] = ["PCMA", "PCMU"];
+/// Digest algorithms a profile may offer, in the default order of offering.
+pub const SUPPORTED_DIGEST_ALGORITHMS: [&str; 2] = ["MD5", "SHA-256"];
 
 /// The default SIP listen address.
 pub const DEFAULT_SIP_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 5060);
@@ -182,6 +184,10 @@ pub struct Profile {
     pub trunks: Vec<Trunk>,
     pub users: Vec<SipUser>,
     pub realm: String,
+    /// Digest algorithms offered in 401/407, in order (`MD5`, `SHA-256`). Many phones and
+    /// SIPp read only the first challenge, so MD5 leads by default; put `SHA-256` first
+    /// when every client speaks RFC 8760.
+    pub digest_algorithms: Vec<String>,
     /// Nonce secret; `None` means the server picks a random one at each start.
     pub auth_secret: Option<String>,
     /// Ring (180) this long before answering; 0 answers at once.
@@ -236,6 +242,7 @@ impl Profile {
             }],
             users: Vec::new(),
             realm: name.to_string(),
+            digest_algorithms: SUPPORTED_DIGEST_ALGORITHMS.iter().map(|a| a.to_string()).collect(),
             auth_secret: None,
             ring_ms: 0,
             max_call_seconds: 0,
@@ -294,6 +301,7 @@ impl fmt::Debug for Profile {
             .field("trunks", &self.trunks)
             .field("users", &self.users)
             .field("realm", &self.realm)
+            .field("digest_algorithms", &self.digest_algorithms)
             .field(
                 "auth_secret",
                 &self.auth_secret.as_ref().map(|_| "<redacted>"),

@@ -8,7 +8,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::error::{Location, Problem, Source, from_toml, sort_by_position};
-use super::profile::{Profile, SUPPORTED_CODECS, SipUser, TransportKind, Trunk};
+use super::profile::{
+    Profile, SUPPORTED_CODECS, SUPPORTED_DIGEST_ALGORITHMS, SipUser, TransportKind, Trunk,
+};
 use super::values::{check_name, parse_advertised_ip, parse_allow, parse_listen};
 
 #[derive(Deserialize)]
@@ -20,6 +22,7 @@ struct RawProfile {
     external_addr: Option<Spanned<String>>,
     media_addr: Option<Spanned<String>>,
     codecs: Option<Spanned<Vec<Spanned<String>>>>,
+    digest_algorithms: Option<Spanned<Vec<Spanned<String>>>>,
     telephone_event: Option<bool>,
     ptime_ms: Option<Spanned<u32>>,
     realm: Option<Spanned<String>>,
@@ -92,6 +95,7 @@ fn example(key: &str) -> Option<&'static str> {
         "external_addr" => "external_addr = \"203.0.113.10\"",
         "media_addr" => "media_addr = \"203.0.113.10\"",
         "codecs" => "codecs = [\"PCMA\", \"PCMU\"]",
+        "digest_algorithms" => "digest_algorithms = [\"MD5\", \"SHA-256\"]",
         "telephone_event" => "telephone_event = true",
         "ptime_ms" => "ptime_ms = 20",
         "realm" => "realm = \"hotline\"",
@@ -207,7 +211,14 @@ pub(crate) fn parse_profile(
     p.external_addr = c.value("external_addr", &raw.external_addr, parse_advertised_ip);
     p.media_addr = c.value("media_addr", &raw.media_addr, parse_advertised_ip);
     if let Some(list) = &raw.codecs {
-        p.codecs = codecs(&mut c, list);
+        p.codecs = choice_list(&mut c, list, "codecs", &SUPPORTED_CODECS, |upper| {
+            (upper == "TELEPHONE-EVENT")
+                .then(|| "DTMF is set with telephone_event = true, not in codecs".to_string())
+        });
+    }
+    if let Some(list) = &raw.digest_algorithms {
+        p.digest_algorithms =
+            choice_list(&mut c, list, "digest_algorithms", &SUPPORTED_DIGEST_ALGORITHMS, |_| None);
     }
     if let Some(te) = raw.telephone_event {
         p.telephone_event = te;
@@ -349,29 +360,30 @@ fn transports(c: &mut Checker<'_, '_>, list: &Spanned<Vec<Spanned<String>>>) -> 
     out
 }
 
-fn codecs(c: &mut Checker<'_, '_>, list: &Spanned<Vec<Spanned<String>>>) -> Vec<String> {
-    let valid = SUPPORTED_CODECS.join(", ");
+/// A non-empty list of distinct names from `valid` (case-insensitive, stored upper-case).
+/// `hint` may replace the "valid: …" advice for a well-known mistake.
+fn choice_list(
+    c: &mut Checker<'_, '_>,
+    list: &Spanned<Vec<Spanned<String>>>,
+    key: &str,
+    valid: &[&str],
+    hint: impl Fn(&str) -> Option<String>,
+) -> Vec<String> {
+    let valid_text = valid.join(", ");
     let mut out: Vec<String> = Vec::new();
     if list.get_ref().is_empty() {
-        c.err(
-            list.span(),
-            format!("codecs: list at least one of: {valid}"),
-        );
+        c.err(list.span(), format!("{key}: list at least one of: {valid_text}"));
     }
-    for codec in list.get_ref() {
-        let upper = codec.get_ref().to_ascii_uppercase();
-        if !SUPPORTED_CODECS.contains(&upper.as_str()) {
-            let hint = if upper == "TELEPHONE-EVENT" {
-                "; DTMF is set with telephone_event = true, not in codecs".to_string()
-            } else {
-                format!("; valid: {valid}")
-            };
+    for item in list.get_ref() {
+        let upper = item.get_ref().to_ascii_uppercase();
+        if !valid.contains(&upper.as_str()) {
+            let advice = hint(&upper).unwrap_or_else(|| format!("valid: {valid_text}"));
             c.err(
-                codec.span(),
-                format!("codecs: unknown codec \"{}\"{hint}", codec.get_ref()),
+                item.span(),
+                format!("{key}: unknown value \"{}\"; {advice}", item.get_ref()),
             );
         } else if out.contains(&upper) {
-            c.err(codec.span(), format!("codecs: \"{upper}\" is listed twice"));
+            c.err(item.span(), format!("{key}: \"{upper}\" is listed twice"));
         } else {
             out.push(upper);
         }

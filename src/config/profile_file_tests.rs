@@ -214,8 +214,8 @@ fn codecs_are_checked_case_insensitively() {
     assert_eq!(
         errors("codecs = [\"pcma\", \"G729\", \"telephone-event\", \"PCMA\"]"),
         vec![
-            "sip-profiles/default.toml:1:19: codecs: unknown codec \"G729\"; valid: PCMA, PCMU",
-            "sip-profiles/default.toml:1:27: codecs: unknown codec \"telephone-event\"; DTMF is \
+            "sip-profiles/default.toml:1:19: codecs: unknown value \"G729\"; valid: PCMA, PCMU",
+            "sip-profiles/default.toml:1:27: codecs: unknown value \"telephone-event\"; DTMF is \
              set with telephone_event = true, not in codecs",
             "sip-profiles/default.toml:1:46: codecs: \"PCMA\" is listed twice",
         ]
@@ -224,6 +224,19 @@ fn codecs_are_checked_case_insensitively() {
         errors("codecs = []"),
         vec!["sip-profiles/default.toml:1:10: codecs: list at least one of: PCMA, PCMU"]
     );
+}
+
+#[test]
+fn digest_algorithms_are_checked() {
+    assert_eq!(
+        errors("digest_algorithms = [\"sha-256\", \"SHA-512\"]"),
+        vec![
+            "sip-profiles/default.toml:1:33: digest_algorithms: unknown value \"SHA-512\"; \
+             valid: MD5, SHA-256"
+        ]
+    );
+    assert_eq!(ok("digest_algorithms = [\"sha-256\"]").digest_algorithms, vec!["SHA-256"]);
+    assert_eq!(ok("").digest_algorithms, vec!["MD5", "SHA-256"]);
 }
 
 #[test]

@@ -19,7 +19,7 @@ pub use dialog::{Dialog, DialogId};
 use crate::config::{Profile, SourceClass};
 use crate::media::ports::RtpPorts;
 use crate::sdp::{self, Codec, Direction, LocalMedia};
-use crate::sip::auth::{AuthOutcome, DigestAuth};
+use crate::sip::auth::{AuthOutcome, DigestAlgorithm, DigestAuth};
 use crate::sip::message::{
     parse_datagram, validate_request, ParseError, validate_response, HeaderName, Message, Method, Request,
     Response,
@@ -116,7 +116,13 @@ impl Endpoint {
             max_expires: r.max_expires,
             default_expires: r.default_expires,
         });
-        let auth = DigestAuth::new(profile.realm.clone(), secret, Duration::from_secs(300));
+        let algorithms: Vec<DigestAlgorithm> = profile
+            .digest_algorithms
+            .iter()
+            .filter_map(|a| DigestAlgorithm::from_token(a.as_bytes()))
+            .collect();
+        let auth = DigestAuth::new(profile.realm.clone(), secret, Duration::from_secs(300))
+            .with_algorithms(&algorithms);
         let limiter = RateLimiter::new(profile.rate_limit.per_second, profile.rate_limit.burst);
         let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
         Endpoint {

@@ -28,6 +28,8 @@ pub struct Call {
     pub reply_to: Peer,
     /// DTMF received by SIP INFO, in order.
     pub digits: String,
+    /// Ids of this call's pending timers, cancelled when it ends.
+    pub timers: Vec<u64>,
 }
 
 impl Call {
@@ -43,6 +45,7 @@ impl Call {
             negotiated: None,
             reply_to,
             digits: String::new(),
+            timers: Vec::new(),
         }
     }
 

@@ -12,6 +12,7 @@ mod checks;
 mod dialog;
 mod fallback;
 mod ratelimit;
+mod timers;
 
 pub use call::CallState;
 pub use dialog::{Dialog, DialogId};
@@ -32,8 +33,8 @@ use bytes::Bytes;
 use call::Call;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use ratelimit::RateLimiter;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use timers::{CallTimers, TimerKind};
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
@@ -60,13 +61,6 @@ pub struct EndpointStats {
     pub registrations: usize,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum TimerKind {
-    /// `ring_ms` elapsed: answer the call.
-    Answer,
-    /// `max_call_seconds` elapsed: hang up.
-    MaxDuration,
-}
 
 pub struct Endpoint {
     profile: Profile,
@@ -79,9 +73,7 @@ pub struct Endpoint {
     calls: HashMap<DialogId, Call>,
     by_invite: HashMap<ServerTxId, DialogId>,
     by_bye: HashMap<ClientTxId, DialogId>,
-    timers: BinaryHeap<Reverse<(Instant, u64)>>,
-    timer_jobs: HashMap<u64, (TimerKind, DialogId)>,
-    timer_seq: u64,
+    timers: CallTimers,
     events: VecDeque<EndpointEvent>,
     rng: StdRng,
     stats: EndpointStats,
@@ -136,9 +128,7 @@ impl Endpoint {
             calls: HashMap::new(),
             by_invite: HashMap::new(),
             by_bye: HashMap::new(),
-            timers: BinaryHeap::new(),
-            timer_jobs: HashMap::new(),
-            timer_seq: 0,
+            timers: CallTimers::default(),
             events: VecDeque::new(),
             rng,
             stats: EndpointStats::default(),
@@ -240,16 +230,7 @@ impl Endpoint {
         self.tx.handle_timeout(now);
         self.drain_tx_events(now);
         self.registrar.expire(now);
-        while let Some(Reverse((at, _))) = self.timers.peek() {
-            if *at > now {
-                break;
-            }
-            let Some(Reverse((_, seq))) = self.timers.pop() else {
-                break;
-            };
-            let Some((kind, id)) = self.timer_jobs.remove(&seq) else {
-                continue;
-            };
+        while let Some((kind, id)) = self.timers.pop_due(now) {
             match kind {
                 TimerKind::Answer => self.answer(now, &id),
                 TimerKind::MaxDuration => {
@@ -260,11 +241,11 @@ impl Endpoint {
         self.drain_tx_events(now);
     }
 
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
         [
             self.tx.poll_timeout(),
             self.registrar.poll_timeout(),
-            self.timers.peek().map(|Reverse((at, _))| *at),
+            self.timers.next_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -767,6 +748,9 @@ impl Endpoint {
     fn end_call(&mut self, did: &DialogId, cause: &str) {
         if let Some(call) = self.calls.remove(did) {
             self.ports.release(call.media.port);
+            for t in call.timers {
+                self.timers.cancel(t);
+            }
             info!(call_id = %String::from_utf8_lossy(&did.call_id), cause, digits = %call.digits, "call ended");
             self.events.push_back(EndpointEvent::CallEnded { call_id: did.call_id.clone(), cause: cause.into() });
         }
@@ -778,9 +762,10 @@ impl Endpoint {
     }
 
     fn schedule(&mut self, at: Instant, kind: TimerKind, did: DialogId) {
-        self.timer_seq += 1;
-        self.timers.push(Reverse((at, self.timer_seq)));
-        self.timer_jobs.insert(self.timer_seq, (kind, did));
+        let id = self.timers.schedule(at, kind, did.clone());
+        if let Some(call) = self.calls.get_mut(&did) {
+            call.timers.push(id);
+        }
     }
 
     /// Builds and sends a response through server transaction `id`. `tag` is the To tag

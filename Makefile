@@ -22,6 +22,17 @@ bench:
 		echo "== $$f"; bash "$$f"; \
 	done
 
+# Fuzz the SIP parser (cargo-fuzz; not part of `make test`). FUZZ_SECONDS=600 for a long run.
+# The corpus is seeded from the RFC 4475 torture messages; crashes land in fuzz/artifacts/.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	mkdir -p fuzz/corpus/parse_message
+	cp tests/data/rfc4475/*.dat fuzz/corpus/parse_message/
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run parse_message corpus/parse_message -- \
+		-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1
+
 fmt:
 	$(CARGO) fmt
 

@@ -13,7 +13,7 @@ use common::{
     Hotline, Opts, RawResponse, TcpRead, TcpSip, TempDir, UdpCatcher, build_ack, header_values,
     options_request, options_tcp, options_udp, parse_response, require_binary, test_path, unique,
 };
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
@@ -29,6 +29,10 @@ const ANSWER_WAIT: Duration = Duration::from_secs(5);
 const EITHER_WAIT: Duration = Duration::from_secs(2);
 /// How long the OPTIONS fence that follows every message may take.
 const FENCE_WAIT: Duration = Duration::from_secs(3);
+/// RFC 3261 T1 for this run (profile `[timers] t1_ms`): short, so that a UDP transaction
+/// ends soon after its final response (Timer J = 64*T1) and a later message reusing its
+/// key is not taken for a retransmission.
+const T1_MS: u32 = 100;
 /// Bound on the whole run inside the namespace.
 const NETNS_RUN_LIMIT: Duration = Duration::from_secs(600);
 
@@ -101,8 +105,12 @@ enum Expect {
     Silent,
     /// A final response that is not 400.
     NotBadRequest,
-    /// A final response with one of these codes, and (if given) this header containing this text.
-    Codes(&'static [u16], Option<(&'static str, &'static str)>),
+    /// A final response with one of these codes, and (if given) this header containing each
+    /// of these texts.
+    Codes(
+        &'static [u16],
+        Option<(&'static str, &'static [&'static str])>,
+    ),
     /// Anything or nothing; the server stays up.
     Anything,
 }
@@ -135,6 +143,49 @@ struct Case {
     call_ids: HashSet<String>,
     /// Every Via branch in the file (to recognise answers that carry no Call-ID).
     branches: HashSet<String>,
+    txn_key: Option<TxnKey>,
+}
+
+/// RFC 3261 §17.2.3 server transaction key: top Via branch (with the magic cookie), sent-by,
+/// and method (ACK counts as INVITE). Several RFC 4475 messages share one (cparam01/cparam02,
+/// escnull/regescrt, unkscm/novelsc): sent while the first one's transaction lives, the
+/// second is rightly a retransmission. The test judges parsing, so it waits that out.
+type TxnKey = (String, String, String);
+
+fn transaction_key(text: &str, method: &str) -> Option<TxnKey> {
+    let via = header_values(text, "via").into_iter().next()?;
+    let via = via.split(',').next()?;
+    let mut parts = via.split(';');
+    let sent_by = parts
+        .next()?
+        .split_whitespace()
+        .last()?
+        .to_ascii_lowercase();
+    let branch = parts
+        .filter_map(|p| p.trim().strip_prefix("branch="))
+        .next()?
+        .to_string();
+    if !branch.starts_with("z9hG4bK") {
+        return None;
+    }
+    let method = if method == "ACK" { "INVITE" } else { method };
+    Some((branch, sent_by, method.to_string()))
+}
+
+/// The cases in file order, except that a case whose transaction key an earlier case has
+/// goes to the end (so the run waits for a transaction to end at most once per key).
+fn schedule(cases: &[Case]) -> Vec<&Case> {
+    let mut keys = HashSet::new();
+    let (first, later): (Vec<&Case>, Vec<&Case>) = cases
+        .iter()
+        .partition(|c| c.txn_key.as_ref().is_none_or(|k| keys.insert(k.clone())));
+    first.into_iter().chain(later).collect()
+}
+
+/// How long after its last message a UDP server transaction may still be alive (Timer J or
+/// H = 64*T1), plus a margin.
+fn transaction_lifetime() -> Duration {
+    Duration::from_millis(64 * u64::from(T1_MS) + 500)
 }
 
 /// The response codes of the `reject` rows (RFC 4475 §3).
@@ -151,9 +202,16 @@ fn expectation(name: &str, verdict: Verdict, is_response: bool) -> Expect {
             | "multi01" | "mcl01" => Expect::Codes(&[400], None),
             "badvers" => Expect::Codes(&[505], None),
             "unkscm" | "novelsc" => Expect::Codes(&[416], None),
-            "bext01" => Expect::Codes(&[420], Some(("unsupported", "nothingtoseehere"))),
-            "invut" => Expect::Codes(&[415], Some(("accept", ""))),
-            "regaut01" => Expect::Codes(&[401], Some(("www-authenticate", ""))),
+            // Unsupported lists the option-tags of the message's Require (RFC 3261 §8.2.2.3).
+            "bext01" => Expect::Codes(
+                &[420],
+                Some((
+                    "unsupported",
+                    &["nothingSupportsThis", "nothingSupportsThisEither"],
+                )),
+            ),
+            "invut" => Expect::Codes(&[415], Some(("accept", &[]))),
+            "regaut01" => Expect::Codes(&[401], Some(("www-authenticate", &[]))),
             "sdp01" => Expect::Codes(&[406, 488], None),
             other => panic!("no expected response code for reject row {other}: add it here"),
         },
@@ -206,6 +264,9 @@ fn load_cases() -> Vec<Case> {
             _ => String::new(),
         };
         cases.push(Case {
+            txn_key: (!is_response)
+                .then(|| transaction_key(&text, &method))
+                .flatten(),
             expect: expectation(&name, verdict, is_response),
             call_ids: all_header_values(&text, &["call-id", "i"])
                 .into_iter()
@@ -256,6 +317,8 @@ struct Outcome {
     fence_ok: bool,
     acked: bool,
     note: String,
+    /// Our end of the TCP connection (to find it in the server log).
+    local_port: Option<u16>,
 }
 
 impl Outcome {
@@ -419,6 +482,7 @@ fn run_tcp(server: SocketAddr, case: &Case) -> Outcome {
             return out;
         }
     };
+    out.local_port = Some(conn.local.port());
     if let Err(e) = conn.send(&case.bytes) {
         out.note = format!("send failed: {e}");
     }
@@ -528,12 +592,21 @@ fn judge(case: &Case, t: Transport, out: &Outcome) -> Result<(), String> {
         Expect::Codes(codes, hdr) => match answer {
             Some(r) if !codes.contains(&r.code) => Err(format!("wrong code {}", r.code)),
             Some(r) => match hdr {
-                Some((name, needle)) => {
+                Some((name, needles)) => {
+                    // Option-tags are compared as tokens: split the list at commas.
                     let values = header_values(&r.text, name);
-                    if values.iter().any(|v| v.contains(needle)) {
-                        Ok(())
+                    let tokens: Vec<&str> = values
+                        .iter()
+                        .flat_map(|v| v.split(',').map(str::trim))
+                        .collect();
+                    let missing: Vec<&&str> =
+                        needles.iter().filter(|n| !tokens.contains(*n)).collect();
+                    if values.is_empty() {
+                        Err(format!("missing header {name}"))
+                    } else if !missing.is_empty() {
+                        Err(format!("header {name} does not list {missing:?}"))
                     } else {
-                        Err(format!("missing header {name} containing {needle:?}"))
+                        Ok(())
                     }
                 }
                 None => Ok(()),
@@ -551,52 +624,70 @@ fn run_all() {
     let server: SocketAddr = SERVER.parse().expect("server addr");
     let mut hotline = Hotline::start(Opts {
         sip_listen: Some(server),
+        t1_ms: Some(T1_MS),
         ..Opts::default()
     });
     let addrs: Vec<SocketAddr> = CATCH.iter().map(|a| a.parse().expect("addr")).collect();
     let catcher = UdpCatcher::bind(&addrs).expect("bind 127.0.0.1:5060/5050/5070 in the namespace");
     let cases = load_cases();
 
-    let mut rows = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
+    // Several messages share a transaction key (see `transaction_key`): each transport runs the
+    // messages with a new key first, then the rest, each after its key's transaction has ended.
+    let mut last_use: HashMap<TxnKey, Instant> = HashMap::new();
     for t in [Transport::Udp, Transport::Tcp] {
         let mut seen = Seen::default();
-        for case in &cases {
+        for case in schedule(&cases) {
+            if let Some(done) = case.txn_key.as_ref().and_then(|k| last_use.get(k)) {
+                let until = *done + transaction_lifetime();
+                if let Some(left) = until.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(left);
+                }
+            }
             let out = match t {
                 Transport::Udp => run_udp(&catcher, server, case, &seen),
                 Transport::Tcp => run_tcp(server, case),
             };
-            let verdict = judge(case, t, &out);
-            rows.push((
-                case.name.clone(),
-                t,
-                case.expect.describe(),
-                out.describe(&case.method),
-                verdict,
-            ));
+            if let Some(k) = &case.txn_key {
+                last_use.insert(k.clone(), Instant::now());
+            }
+            rows.push(Row::new(case, t, out));
             seen.call_ids.extend(case.call_ids.iter().cloned());
             seen.branches.extend(case.branches.iter().cloned());
         }
     }
+    let order = |name: &str| cases.iter().position(|c| c.name == name);
+    rows.sort_by_key(|r| (r.transport == Transport::Tcp, order(&r.name)));
 
     println!(
         "\n{:<11} {:<4} {:<26} {:<40} result",
         "file", "via", "expected", "got"
     );
-    for (name, t, expected, got, verdict) in &rows {
-        let result = match verdict {
+    for r in &rows {
+        let result = match &r.verdict {
             Ok(()) => "ok".to_string(),
             Err(why) => format!("FAIL: {why}"),
         };
         println!(
-            "{name:<11} {:<4} {expected:<26} {got:<40} {result}",
-            t.name()
+            "{:<11} {:<4} {:<26} {:<40} {result}",
+            r.name,
+            r.transport.name(),
+            r.expected,
+            r.got
         );
     }
-    let failed: Vec<String> = rows
-        .iter()
-        .filter(|r| r.4.is_err())
-        .map(|r| format!("{}/{}", r.0, r.1.name()))
-        .collect();
+    let failed: Vec<&Row> = rows.iter().filter(|r| r.verdict.is_err()).collect();
+    for r in &failed {
+        println!(
+            "\n---- {} over {}{}: what came back ----\n{}",
+            r.name,
+            r.transport.name(),
+            r.local_port
+                .map(|p| format!(" (from local port {p})"))
+                .unwrap_or_default(),
+            r.response.as_deref().unwrap_or("(no final response)")
+        );
+    }
 
     // Afterwards the server still answers, over both transports.
     hotline.assert_running();
@@ -613,11 +704,40 @@ fn run_all() {
         Some(200),
         "the server no longer answers OPTIONS over TCP"
     );
+    let names: Vec<String> = failed
+        .iter()
+        .map(|r| format!("{}/{}", r.name, r.transport.name()))
+        .collect();
     assert!(
         failed.is_empty(),
         "{} of {} RFC 4475 checks failed: {} (table above)",
         failed.len(),
         rows.len(),
-        failed.join(", ")
+        names.join(", ")
     );
+}
+
+/// One line of the report.
+struct Row {
+    name: String,
+    transport: Transport,
+    expected: String,
+    got: String,
+    verdict: Result<(), String>,
+    response: Option<String>,
+    local_port: Option<u16>,
+}
+
+impl Row {
+    fn new(case: &Case, t: Transport, out: Outcome) -> Row {
+        Row {
+            name: case.name.clone(),
+            transport: t,
+            expected: case.expect.describe(),
+            got: out.describe(&case.method),
+            verdict: judge(case, t, &out),
+            response: out.answer(&case.method).map(|r| r.text.clone()),
+            local_port: out.local_port,
+        }
+    }
 }

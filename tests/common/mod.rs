@@ -161,6 +161,10 @@ pub struct Opts {
     /// Requests per second per source outside the trunks (`0` = off). Our loopback peers
     /// are a trunk, which is never limited.
     pub rate_limit: u32,
+    /// RFC 3261 T1 in ms (`[timers] t1_ms`); `None` keeps the server's default.
+    pub t1_ms: Option<u32>,
+    /// Extra top-level profile keys, written verbatim before the tables.
+    pub extra: String,
 }
 
 impl Default for Opts {
@@ -172,6 +176,8 @@ impl Default for Opts {
             codecs: vec!["PCMU".into(), "PCMA".into()],
             users: vec![("1001".into(), "secret".into())],
             rate_limit: 0,
+            t1_ms: None,
+            extra: String::new(),
         }
     }
 }
@@ -186,7 +192,8 @@ impl Opts {
              transports = [\"udp\", \"tcp\"]\n\
              ring_ms = {}\n\
              max_call_seconds = {}\n\
-             codecs = [{}]\n\n\
+             codecs = [{}]\n\
+             {}\n\n\
              [rate_limit]\n\
              per_second = {}\n\
              burst = {}\n\n\
@@ -196,9 +203,13 @@ impl Opts {
             self.ring_ms,
             self.max_call_seconds,
             codecs.join(", "),
+            self.extra.trim_end(),
             self.rate_limit,
             self.rate_limit.saturating_mul(2).max(1),
         );
+        if let Some(t1) = self.t1_ms {
+            t.push_str(&format!("\n[timers]\nt1_ms = {t1}\n"));
+        }
         for (user, password) in &self.users {
             t.push_str(&format!(
                 "\n[[users]]\nusername = {user:?}\npassword = {password:?}\n"

@@ -62,6 +62,7 @@ impl CallTimers {
         None
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.live.len()
     }

@@ -58,7 +58,11 @@ fn split_ports(lo: u16, hi: u16, parts: usize) -> Vec<(u16, u16)> {
     (0..parts)
         .map(|i| {
             let a = lo as u32 + i * span;
-            let b = if i + 1 == parts { hi as u32 } else { a + span - 1 };
+            let b = if i + 1 == parts {
+                hi as u32
+            } else {
+                a + span - 1
+            };
             (a as u16, b as u16)
         })
         .collect()
@@ -67,16 +71,24 @@ fn split_ports(lo: u16, hi: u16, parts: usize) -> Vec<(u16, u16)> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let cfg: Config = config::load(&args)?;
     for dir in [&cfg.data_dir, &cfg.recordings_dir] {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create {} (check permissions or pass --data-dir/--recordings)", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| {
+            format!(
+                "cannot create {} (check permissions or pass --data-dir/--recordings)",
+                dir.display()
+            )
+        })?;
     }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut drivers = Vec::new();
     let mut profile_stats = Vec::new();
     let ranges = split_ports(cfg.rtp_ports.lo, cfg.rtp_ports.hi, cfg.profiles.len());
     for (profile, (lo, hi)) in cfg.profiles.iter().cloned().zip(ranges) {
-        let ports = RtpPorts::new(lo, hi)
-            .with_context(|| format!("RTP port range {lo}-{hi} for profile {} is unusable", profile.name))?;
+        let ports = RtpPorts::new(lo, hi).with_context(|| {
+            format!(
+                "RTP port range {lo}-{hi} for profile {} is unusable",
+                profile.name
+            )
+        })?;
         let driver_cfg = DriverConfig {
             listen: profile.listen,
             udp: profile.transports.contains(&TransportKind::Udp),
@@ -128,13 +140,14 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

@@ -7,8 +7,8 @@
 mod common;
 
 use common::{
-    Hotline, Opts, TempDir, free_port_udp_tcp, free_tcp_port, free_udp_range, require_binary, tail,
-    test_path,
+    Hotline, Opts, RangeUse, TempDir, free_port_udp_tcp, free_tcp_port, free_udp_range,
+    require_binary, tail, test_path,
 };
 use serde_json::{Value, json};
 use std::fs;
@@ -131,7 +131,7 @@ impl Baresip {
         fs::create_dir_all(&rec).expect("create rec dir");
         let ctrl_port = free_tcp_port();
         let sip_port = free_port_udp_tcp("127.0.0.1");
-        let (rtp_first, rtp_last) = free_udp_range(100);
+        let (rtp_first, rtp_last) = free_udp_range(100, RangeUse::Peer);
         let template = |name: &str| {
             fs::read_to_string(test_path(&format!("baresip/{name}")))
                 .unwrap_or_else(|e| panic!("read tests/baresip/{name}: {e}"))

@@ -242,7 +242,10 @@ impl Profile {
             }],
             users: Vec::new(),
             realm: name.to_string(),
-            digest_algorithms: SUPPORTED_DIGEST_ALGORITHMS.iter().map(|a| a.to_string()).collect(),
+            digest_algorithms: SUPPORTED_DIGEST_ALGORITHMS
+                .iter()
+                .map(|a| a.to_string())
+                .collect(),
             auth_secret: None,
             ring_ms: 0,
             max_call_seconds: 0,

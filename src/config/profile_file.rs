@@ -217,8 +217,13 @@ pub(crate) fn parse_profile(
         });
     }
     if let Some(list) = &raw.digest_algorithms {
-        p.digest_algorithms =
-            choice_list(&mut c, list, "digest_algorithms", &SUPPORTED_DIGEST_ALGORITHMS, |_| None);
+        p.digest_algorithms = choice_list(
+            &mut c,
+            list,
+            "digest_algorithms",
+            &SUPPORTED_DIGEST_ALGORITHMS,
+            |_| None,
+        );
     }
     if let Some(te) = raw.telephone_event {
         p.telephone_event = te;
@@ -372,7 +377,10 @@ fn choice_list(
     let valid_text = valid.join(", ");
     let mut out: Vec<String> = Vec::new();
     if list.get_ref().is_empty() {
-        c.err(list.span(), format!("{key}: list at least one of: {valid_text}"));
+        c.err(
+            list.span(),
+            format!("{key}: list at least one of: {valid_text}"),
+        );
     }
     for item in list.get_ref() {
         let upper = item.get_ref().to_ascii_uppercase();

@@ -235,7 +235,10 @@ fn digest_algorithms_are_checked() {
              valid: MD5, SHA-256"
         ]
     );
-    assert_eq!(ok("digest_algorithms = [\"sha-256\"]").digest_algorithms, vec!["SHA-256"]);
+    assert_eq!(
+        ok("digest_algorithms = [\"sha-256\"]").digest_algorithms,
+        vec!["SHA-256"]
+    );
     assert_eq!(ok("").digest_algorithms, vec!["MD5", "SHA-256"]);
 }
 

@@ -2,8 +2,8 @@
 //! and the tokio transports that drive them.
 
 pub mod auth;
+pub mod endpoint;
 pub mod message;
 pub mod registrar;
 pub mod transaction;
-pub mod endpoint;
 pub mod transport;

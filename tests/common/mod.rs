@@ -11,9 +11,8 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, mpsc};
-use std::thread::{self, JoinHandle};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How long the server may take to answer its first OPTIONS.
@@ -119,17 +118,27 @@ fn ephemeral_start() -> u32 {
         .unwrap_or(32768)
 }
 
-/// A UDP port range `(first, last)` of `len` ports that looks free, between 10000 and the
-/// ephemeral range. Calls in this process walk through different blocks, so parallel tests do
-/// not share media ports.
-pub fn free_udp_range(len: u16) -> (u16, u16) {
-    const LOW: u32 = 10000;
-    let high = ephemeral_start().clamp(LOW + u32::from(len), 65535);
-    let blocks = ((high - LOW) / u32::from(len)).max(1);
+/// Where fixed UDP ranges come from: servers' RTP blocks below 30000, peers' above, both
+/// under the ephemeral range so a port picked by `bind(:0)` can never fall inside them.
+pub enum RangeUse {
+    /// The server's RTP ports.
+    Server,
+    /// A test peer's media ports (baresip).
+    Peer,
+}
+
+/// A UDP port range `(first, last)` of `len` ports that looks free right now. Calls in this
+/// process walk through different blocks, so parallel tests do not share media ports.
+pub fn free_udp_range(len: u16, purpose: RangeUse) -> (u16, u16) {
+    let (low, high) = match purpose {
+        RangeUse::Server => (10000, 30000),
+        RangeUse::Peer => (30000, ephemeral_start().max(30000 + u32::from(len))),
+    };
+    let blocks = ((high - low) / u32::from(len)).max(1);
     let start = std::process::id().wrapping_mul(7919);
     for attempt in 0..blocks {
         let k = start.wrapping_add(unique()).wrapping_add(attempt) % blocks;
-        let first = (LOW + k * u32::from(len)) as u16;
+        let first = (low + k * u32::from(len)) as u16;
         let last = first + (len - 1);
         let probes = [first, first + 1, first + len / 2, last];
         if probes
@@ -139,7 +148,7 @@ pub fn free_udp_range(len: u16) -> (u16, u16) {
             return (first, last);
         }
     }
-    panic!("no free UDP port range of {len} between {LOW} and {high}");
+    panic!("no free UDP port range of {len} between {low} and {high}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -238,7 +247,7 @@ impl Hotline {
             SocketAddr::from(([127, 0, 0, 1], port))
         });
         let http = SocketAddr::from(([127, 0, 0, 1], free_tcp_port()));
-        let (rtp_first, rtp_last) = free_udp_range(1000);
+        let (rtp_first, rtp_last) = free_udp_range(1000, RangeUse::Server);
 
         let profiles = dir.path().join("sip-profiles");
         let data = dir.path().join("data");
@@ -674,87 +683,6 @@ pub fn build_ack(
         resp.header("to").unwrap_or_default(),
         resp.call_id.clone().unwrap_or_default(),
     )
-}
-
-// ---------------------------------------------------------------------------------------------
-// UDP: several sockets catching whatever the server sends
-
-/// One datagram caught on one of our sockets.
-pub struct Caught {
-    /// The local port it arrived on.
-    pub port: u16,
-    pub from: SocketAddr,
-    pub data: Vec<u8>,
-}
-
-/// Binds a UDP socket per address and collects everything that arrives into one queue.
-pub struct UdpCatcher {
-    /// A handle on the first socket, for sending.
-    pub sender: UdpSocket,
-    rx: mpsc::Receiver<Caught>,
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
-}
-
-impl UdpCatcher {
-    pub fn bind(addrs: &[SocketAddr]) -> std::io::Result<UdpCatcher> {
-        let (tx, rx) = mpsc::channel();
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut sockets = Vec::new();
-        for a in addrs {
-            sockets.push(UdpSocket::bind(a)?);
-        }
-        let sender = sockets[0].try_clone()?;
-        let mut threads = Vec::new();
-        for sock in sockets {
-            // A short read timeout so each thread notices `stop` quickly.
-            sock.set_read_timeout(Some(Duration::from_millis(50)))?;
-            let port = sock.local_addr()?.port();
-            let tx = tx.clone();
-            let stop = stop.clone();
-            threads.push(thread::spawn(move || {
-                let mut buf = vec![0u8; 65536];
-                while !stop.load(Ordering::Relaxed) {
-                    if let Ok((n, from)) = sock.recv_from(&mut buf) {
-                        let c = Caught {
-                            port,
-                            from,
-                            data: buf[..n].to_vec(),
-                        };
-                        if tx.send(c).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }));
-        }
-        Ok(UdpCatcher {
-            sender,
-            rx,
-            stop,
-            threads,
-        })
-    }
-
-    /// The next datagram, or `None` once `deadline` has passed.
-    pub fn recv(&self, deadline: Instant) -> Option<Caught> {
-        let left = deadline.checked_duration_since(Instant::now())?;
-        self.rx.recv_timeout(left).ok()
-    }
-
-    /// Discards whatever is queued.
-    pub fn drain(&self) -> usize {
-        self.rx.try_iter().count()
-    }
-}
-
-impl Drop for UdpCatcher {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -33,7 +33,13 @@ pub struct Call {
 }
 
 impl Call {
-    pub fn new(dialog: Dialog, invite_tx: ServerTxId, invite: Request, media: LocalMedia, reply_to: Peer) -> Call {
+    pub fn new(
+        dialog: Dialog,
+        invite_tx: ServerTxId,
+        invite: Request,
+        media: LocalMedia,
+        reply_to: Peer,
+    ) -> Call {
         Call {
             dialog,
             invite_tx,
@@ -91,7 +97,10 @@ mod tests {
     #[test]
     fn info_bodies() {
         let relay = Some(&b"application/dtmf-relay"[..]);
-        assert_eq!(dtmf_from_info(relay, b"Signal=5\r\nDuration=160\r\n"), Some('5'));
+        assert_eq!(
+            dtmf_from_info(relay, b"Signal=5\r\nDuration=160\r\n"),
+            Some('5')
+        );
         assert_eq!(dtmf_from_info(relay, b"Signal= #\r\n"), Some('#'));
         assert_eq!(dtmf_from_info(relay, b"Signal=11\r\n"), Some('#'));
         assert_eq!(dtmf_from_info(Some(b"application/dtmf"), b"*"), Some('*'));

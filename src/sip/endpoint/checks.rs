@@ -20,7 +20,11 @@ pub struct Reject {
 
 impl Reject {
     fn new(status: u16, reason: impl Into<String>) -> Reject {
-        Reject { status, reason: reason.into(), headers: Vec::new() }
+        Reject {
+            status,
+            reason: reason.into(),
+            headers: Vec::new(),
+        }
     }
     fn with(mut self, name: HeaderName, value: impl Into<String>) -> Reject {
         self.headers.push((name, value.into()));
@@ -99,9 +103,7 @@ fn check_body(req: &Request) -> Result<(), Reject> {
     let ct = req.headers.content_type().ok().flatten();
     let ct = ct.as_deref().unwrap_or(b"");
     let ok = match req.method {
-        Method::Invite | Method::Ack => {
-            ct == b"application/sdp" || ct == b"multipart/mixed"
-        }
+        Method::Invite | Method::Ack => ct == b"application/sdp" || ct == b"multipart/mixed",
         Method::Info => ct == b"application/dtmf-relay" || ct == b"application/dtmf",
         _ => true,
     };
@@ -113,7 +115,10 @@ fn check_body(req: &Request) -> Result<(), Reject> {
         return Err(Reject::new(415, "Unsupported Media Type").with(HeaderName::Accept, accept));
     }
     let encoding = req.headers.tokens(&HeaderName::ContentEncoding);
-    if encoding.iter().any(|e| !e.eq_ignore_ascii_case(b"identity")) {
+    if encoding
+        .iter()
+        .any(|e| !e.eq_ignore_ascii_case(b"identity"))
+    {
         return Err(Reject::new(415, "Unsupported Media Type")
             .with(HeaderName::Other("Accept-Encoding".into()), "identity"));
     }

@@ -55,7 +55,10 @@ impl Dialog {
             .map(|a| angle(&a.uri, &a.params))
             .collect();
         Some(Dialog {
-            id: DialogId { call_id: h.call_id().ok()?, local_tag },
+            id: DialogId {
+                call_id: h.call_id().ok()?,
+                local_tag,
+            },
             remote_tag,
             local_header: Bytes::from(local_header),
             remote_header: h.get(&HeaderName::From)?.clone(),
@@ -81,7 +84,13 @@ impl Dialog {
     }
 
     /// A new in-dialog request from us (§12.2.1.1). `via` is our sent-by, `branch` fresh.
-    pub fn request(&mut self, method: Method, via: &str, transport: Transport, branch: &str) -> Request {
+    pub fn request(
+        &mut self,
+        method: Method,
+        via: &str,
+        transport: Transport,
+        branch: &str,
+    ) -> Request {
         self.local_cseq += 1;
         let mut r = Request::new(method.clone(), self.remote_target.clone());
         let proto = match transport {
@@ -99,7 +108,8 @@ impl Dialog {
         r.headers.push(HeaderName::From, self.local_header.clone());
         r.headers.push(HeaderName::To, self.remote_header.clone());
         r.headers.push(HeaderName::CallId, self.id.call_id.clone());
-        r.headers.push(HeaderName::CSeq, format!("{} {}", self.local_cseq, method));
+        r.headers
+            .push(HeaderName::CSeq, format!("{} {}", self.local_cseq, method));
         r
     }
 
@@ -107,7 +117,11 @@ impl Dialog {
     /// when it names an IP address; otherwise where the INVITE came from. We do not resolve
     /// DNS names here — trunk peers are addressed by IP.
     pub fn next_hop(&self) -> Peer {
-        let uri = self.route_set.first().map(|r| strip_angle(r)).unwrap_or(&self.remote_target);
+        let uri = self
+            .route_set
+            .first()
+            .map(strip_angle)
+            .unwrap_or(&self.remote_target);
         match crate::sip::message::Uri::parse(&Bytes::copy_from_slice(uri)) {
             Ok(u) => match std::str::from_utf8(&u.host).ok().and_then(parse_ip) {
                 Some(ip) if self.peer.transport == Transport::Udp => Peer {
@@ -123,12 +137,18 @@ impl Dialog {
 }
 
 fn parse_ip(host: &str) -> Option<IpAddr> {
-    host.trim_start_matches('[').trim_end_matches(']').parse().ok()
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
 }
 
 fn strip_angle(v: &Bytes) -> &[u8] {
     let s = v.trim_ascii();
-    match (s.iter().position(|&b| b == b'<'), s.iter().position(|&b| b == b'>')) {
+    match (
+        s.iter().position(|&b| b == b'<'),
+        s.iter().position(|&b| b == b'>'),
+    ) {
         (Some(a), Some(b)) if a < b => &s[a + 1..b],
         _ => s,
     }

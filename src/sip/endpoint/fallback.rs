@@ -65,7 +65,12 @@ mod tests {
         let raw = b"INVITE  sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nf: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nSubject: hi\r\n\r\n";
         let out = String::from_utf8(bad_request(raw, "two spaces\r\n").unwrap()).unwrap();
         assert!(out.starts_with("SIP/2.0 400 Bad Request (two spaces  )\r\n"));
-        for l in ["Via: SIP/2.0/UDP h;branch=z9hG4bK1", "f: <sip:x@y>;tag=1", "Call-ID: c1", "CSeq: 1 INVITE"] {
+        for l in [
+            "Via: SIP/2.0/UDP h;branch=z9hG4bK1",
+            "f: <sip:x@y>;tag=1",
+            "Call-ID: c1",
+            "CSeq: 1 INVITE",
+        ] {
             assert!(out.contains(l), "{l} missing in {out}");
         }
         assert!(!out.contains("Subject"));

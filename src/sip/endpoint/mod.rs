@@ -22,32 +22,53 @@ use crate::media::ports::RtpPorts;
 use crate::sdp::{self, Codec, Direction, LocalMedia};
 use crate::sip::auth::{AuthOutcome, DigestAlgorithm, DigestAuth};
 use crate::sip::message::{
-    parse_datagram, validate_request, ParseError, validate_response, HeaderName, Message, Method, Request,
-    Response,
+    HeaderName, Message, Method, ParseError, Request, Response, parse_datagram, validate_request,
+    validate_response,
 };
 use crate::sip::registrar::{Registrar, RegistrarConfig};
 use crate::sip::transaction::{
-    ClientTxId, Peer, ServerTxId, Transmit, Transport, TransactionLayer, TxConfig, TxEvent,
+    ClientTxId, Peer, ServerTxId, TransactionLayer, Transmit, Transport, TxConfig, TxEvent,
 };
 use bytes::Bytes;
 use call::Call;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use ratelimit::RateLimiter;
-use timers::{CallTimers, TimerKind};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
+use timers::{CallTimers, TimerKind};
 use tracing::{debug, info, warn};
 
 /// What the endpoint tells the rest of Hotline (and the logs).
 #[derive(Clone, Debug, PartialEq)]
 pub enum EndpointEvent {
-    CallOffered { call_id: Bytes, from: String, to: String },
-    CallAnswered { call_id: Bytes, codec: Codec, remote_rtp: SocketAddr, local_rtp_port: u16 },
-    CallHeld { call_id: Bytes, on_hold: bool },
-    Dtmf { call_id: Bytes, digit: char },
-    CallEnded { call_id: Bytes, cause: String },
-    Registered { aor: String, bindings: usize },
+    CallOffered {
+        call_id: Bytes,
+        from: String,
+        to: String,
+    },
+    CallAnswered {
+        call_id: Bytes,
+        codec: Codec,
+        remote_rtp: SocketAddr,
+        local_rtp_port: u16,
+    },
+    CallHeld {
+        call_id: Bytes,
+        on_hold: bool,
+    },
+    Dtmf {
+        call_id: Bytes,
+        digit: char,
+    },
+    CallEnded {
+        call_id: Bytes,
+        cause: String,
+    },
+    Registered {
+        aor: String,
+        bindings: usize,
+    },
 }
 
 /// Counters for the HTTP API and benchmarks.
@@ -60,7 +81,6 @@ pub struct EndpointStats {
     pub rate_limited: u64,
     pub registrations: usize,
 }
-
 
 pub struct Endpoint {
     profile: Profile,
@@ -95,7 +115,11 @@ impl Endpoint {
             }
             None => rng.r#gen(),
         };
-        let codecs = profile.codecs.iter().filter_map(|c| Codec::from_name(c)).collect();
+        let codecs = profile
+            .codecs
+            .iter()
+            .filter_map(|c| Codec::from_name(c))
+            .collect();
         let t = &profile.timers;
         let tx = TransactionLayer::new(TxConfig {
             t1: Duration::from_millis(t.t1_ms),
@@ -178,7 +202,10 @@ impl Endpoint {
         self.source = from.addr;
         self.local = local;
         self.unix_now = unix_now;
-        let trusted = matches!(self.profile.classify_source(from.addr.ip()), SourceClass::Trunk(_));
+        let trusted = matches!(
+            self.profile.classify_source(from.addr.ip()),
+            SourceClass::Trunk(_)
+        );
         if !trusted && !self.limiter.allow(now, from.addr.ip()) {
             self.stats.rate_limited += 1;
             debug!(source = %from.addr, "rate limited: dropping message");
@@ -273,7 +300,12 @@ impl Endpoint {
         while let Some(ev) = self.tx.poll_event() {
             match ev {
                 TxEvent::Request { id, req, from } => self.on_request(now, id, req, from),
-                TxEvent::Cancel { id, invite, req, from: _ } => self.on_cancel(now, id, invite, &req),
+                TxEvent::Cancel {
+                    id,
+                    invite,
+                    req,
+                    from: _,
+                } => self.on_cancel(now, id, invite, &req),
                 TxEvent::Ack { req, .. } => self.on_ack(now, &req),
                 TxEvent::AckTimeout { id } => {
                     if let Some(d) = self.by_invite.remove(&id) {
@@ -303,8 +335,11 @@ impl Endpoint {
     fn on_request(&mut self, now: Instant, id: ServerTxId, req: Request, from: Peer) {
         if let Err(r) = checks::admit(&req) {
             self.stats.rejected_total += 1;
-            let extra: Vec<(HeaderName, Bytes)> =
-                r.headers.into_iter().map(|(n, v)| (n, Bytes::from(v))).collect();
+            let extra: Vec<(HeaderName, Bytes)> = r
+                .headers
+                .into_iter()
+                .map(|(n, v)| (n, Bytes::from(v)))
+                .collect();
             self.respond(now, id, &req, r.status, &r.reason, &extra, None);
             return;
         }
@@ -317,15 +352,32 @@ impl Endpoint {
             (Method::Bye, Some(tag)) => self.on_bye(now, id, &req, tag),
             (Method::Info, Some(tag)) => self.on_info(now, id, &req, tag),
             (Method::Ack, _) => {}
-            _ => self.respond(now, id, &req, 481, "Call/Transaction Does Not Exist", &[], None),
+            _ => self.respond(
+                now,
+                id,
+                &req,
+                481,
+                "Call/Transaction Does Not Exist",
+                &[],
+                None,
+            ),
         }
     }
 
     fn on_options(&mut self, now: Instant, id: ServerTxId, req: &Request) {
         let extra = [
-            (HeaderName::Allow, Bytes::from_static(checks::ALLOW.as_bytes())),
-            (HeaderName::Accept, Bytes::from_static(checks::ACCEPT.as_bytes())),
-            (HeaderName::Other(Bytes::from_static(b"Accept-Language")), Bytes::from_static(b"en, zh")),
+            (
+                HeaderName::Allow,
+                Bytes::from_static(checks::ALLOW.as_bytes()),
+            ),
+            (
+                HeaderName::Accept,
+                Bytes::from_static(checks::ACCEPT.as_bytes()),
+            ),
+            (
+                HeaderName::Other(Bytes::from_static(b"Accept-Language")),
+                Bytes::from_static(b"en, zh"),
+            ),
             (HeaderName::Server, Bytes::from_static(b"Hotline")),
         ];
         self.respond(now, id, req, 200, "OK", &extra, None);
@@ -342,7 +394,10 @@ impl Endpoint {
             return;
         }
         match self.check_credentials(req, HeaderName::Authorization, |p, u| {
-            p.users.iter().find(|x| x.username == u).map(|x| x.password.clone())
+            p.users
+                .iter()
+                .find(|x| x.username == u)
+                .map(|x| x.password.clone())
         }) {
             Ok(user) => {
                 // Credentials prove who the phone is; they must also own the AOR, or
@@ -367,7 +422,8 @@ impl Endpoint {
                     .into_owned();
                     let bindings = self.registrar.lookup(now, &aor).len();
                     info!(user, bindings, "registered");
-                    self.events.push_back(EndpointEvent::Registered { aor, bindings });
+                    self.events
+                        .push_back(EndpointEvent::Registered { aor, bindings });
                 }
                 self.send_response(now, id, resp);
             }
@@ -402,16 +458,32 @@ impl Endpoint {
         }
     }
 
-    fn challenge(&mut self, now: Instant, id: ServerTxId, req: &Request, status: u16, stale: bool, why: &str) {
+    fn challenge(
+        &mut self,
+        now: Instant,
+        id: ServerTxId,
+        req: &Request,
+        status: u16,
+        stale: bool,
+        why: &str,
+    ) {
         debug!(source = %self.source, why, "sending digest challenge");
-        let name = if status == 407 { HeaderName::ProxyAuthenticate } else { HeaderName::WwwAuthenticate };
+        let name = if status == 407 {
+            HeaderName::ProxyAuthenticate
+        } else {
+            HeaderName::WwwAuthenticate
+        };
         let extra: Vec<(HeaderName, Bytes)> = self
             .auth
             .challenges(self.unix_now, stale)
             .into_iter()
             .map(|c| (name.clone(), Bytes::from(c)))
             .collect();
-        let reason = if status == 407 { "Proxy Authentication Required" } else { "Unauthorized" };
+        let reason = if status == 407 {
+            "Proxy Authentication Required"
+        } else {
+            "Unauthorized"
+        };
         self.respond(now, id, req, status, reason, &extra, None);
     }
 
@@ -444,7 +516,10 @@ impl Endpoint {
                 return;
             }
         }
-        let offer = match sdp::sdp_body(req.headers.content_type().ok().flatten().as_deref(), &req.body) {
+        let offer = match sdp::sdp_body(
+            req.headers.content_type().ok().flatten().as_deref(),
+            &req.body,
+        ) {
             Ok(o) => o,
             Err(e) => {
                 self.reject_media(now, id, &req, &e);
@@ -453,9 +528,20 @@ impl Endpoint {
         };
         let Some(port) = self.ports.allocate() else {
             warn!("RTP port range exhausted: rejecting call; widen --rtp-ports");
-            let extra = [(HeaderName::Other(Bytes::from_static(b"Retry-After")), Bytes::from_static(b"5"))];
+            let extra = [(
+                HeaderName::Other(Bytes::from_static(b"Retry-After")),
+                Bytes::from_static(b"5"),
+            )];
             self.stats.rejected_total += 1;
-            self.respond(now, id, &req, 503, "Service Unavailable (RTP ports exhausted)", &extra, None);
+            self.respond(
+                now,
+                id,
+                &req,
+                503,
+                "Service Unavailable (RTP ports exhausted)",
+                &extra,
+                None,
+            );
             return;
         };
         let local_tag = self.new_token(10);
@@ -481,14 +567,25 @@ impl Endpoint {
         self.stats.calls_total += 1;
         self.events.push_back(EndpointEvent::CallOffered {
             call_id: did.call_id.clone(),
-            from: mask(&call.invite.headers.from_addr().map(|a| a.uri).unwrap_or_default()),
+            from: mask(
+                &call
+                    .invite
+                    .headers
+                    .from_addr()
+                    .map(|a| a.uri)
+                    .unwrap_or_default(),
+            ),
             to: String::from_utf8_lossy(&call.invite.uri).into_owned(),
         });
         self.by_invite.insert(id, did.clone());
         self.calls.insert(did.clone(), call);
         if self.profile.ring_ms > 0 {
             self.provisional(now, &did, 180, "Ringing");
-            self.schedule(now + Duration::from_millis(self.profile.ring_ms), TimerKind::Answer, did);
+            self.schedule(
+                now + Duration::from_millis(self.profile.ring_ms),
+                TimerKind::Answer,
+                did,
+            );
         } else {
             self.answer(now, &did);
         }
@@ -505,7 +602,10 @@ impl Endpoint {
             Bytes::from(format!("{} hotline \"{why}\"", e.warning_code())),
         )];
         if status == 415 {
-            extra.push((HeaderName::Accept, Bytes::from_static(b"application/sdp, multipart/mixed")));
+            extra.push((
+                HeaderName::Accept,
+                Bytes::from_static(b"application/sdp, multipart/mixed"),
+            ));
         }
         let reason = crate::sip::message::reason_phrase(status);
         self.respond(now, id, req, status, reason, &extra, None);
@@ -527,12 +627,14 @@ impl Endpoint {
     /// The address to put in Contact/Via/SDP: configured external address, else the
     /// configured one, else the local address the peer reached us at.
     fn advertised_ip(&self, preferred: Option<IpAddr>) -> IpAddr {
-        preferred
-            .or(self.profile.external_addr)
-            .unwrap_or_else(|| {
-                let l = self.profile.listen.ip();
-                if l.is_unspecified() { self.local.ip() } else { l }
-            })
+        preferred.or(self.profile.external_addr).unwrap_or_else(|| {
+            let l = self.profile.listen.ip();
+            if l.is_unspecified() {
+                self.local.ip()
+            } else {
+                l
+            }
+        })
     }
 
     fn contact(&self, transport: Transport) -> Bytes {
@@ -542,33 +644,63 @@ impl Endpoint {
             IpAddr::V4(v4) => v4.to_string(),
         };
         let port = self.local.port();
-        let t = if transport == Transport::Tcp { ";transport=tcp" } else { "" };
+        let t = if transport == Transport::Tcp {
+            ";transport=tcp"
+        } else {
+            ""
+        };
         Bytes::from(format!("<sip:hotline@{host}:{port}{t}>"))
     }
 
     fn provisional(&mut self, now: Instant, did: &DialogId, status: u16, reason: &str) {
-        let Some(call) = self.calls.get(did) else { return };
-        let (id, req, tag) = (call.invite_tx, call.invite.clone(), call.dialog.id.local_tag.clone());
+        let Some(call) = self.calls.get(did) else {
+            return;
+        };
+        let (id, req, tag) = (
+            call.invite_tx,
+            call.invite.clone(),
+            call.dialog.id.local_tag.clone(),
+        );
         let contact = self.contact(call.reply_to.transport);
-        self.respond(now, id, &req, status, reason, &[(HeaderName::Contact, contact)], Some(&tag));
+        self.respond(
+            now,
+            id,
+            &req,
+            status,
+            reason,
+            &[(HeaderName::Contact, contact)],
+            Some(&tag),
+        );
     }
 
     /// Sends the 200 with our SDP (answer, or offer for a late-offer INVITE).
     fn answer(&mut self, now: Instant, did: &DialogId) {
-        let Some(call) = self.calls.get_mut(did) else { return };
+        let Some(call) = self.calls.get_mut(did) else {
+            return;
+        };
         if call.state != CallState::Ringing {
             return;
         }
         call.state = CallState::Answered;
-        let (id, req, tag, transport) =
-            (call.invite_tx, call.invite.clone(), did.local_tag.clone(), call.reply_to.transport);
+        let (id, req, tag, transport) = (
+            call.invite_tx,
+            call.invite.clone(),
+            did.local_tag.clone(),
+            call.reply_to.transport,
+        );
         let answered = call.negotiated.as_ref().map(|n| (n.codec, n.remote_rtp));
         let port = call.media.port;
         let contact = self.contact(transport);
         let extra = [
             (HeaderName::Contact, contact),
-            (HeaderName::Allow, Bytes::from_static(checks::ALLOW.as_bytes())),
-            (HeaderName::ContentType, Bytes::from_static(b"application/sdp")),
+            (
+                HeaderName::Allow,
+                Bytes::from_static(checks::ALLOW.as_bytes()),
+            ),
+            (
+                HeaderName::ContentType,
+                Bytes::from_static(b"application/sdp"),
+            ),
         ];
         self.respond(now, id, &req, 200, "OK", &extra, Some(&tag));
         if let Some((codec, remote_rtp)) = answered {
@@ -586,8 +718,12 @@ impl Endpoint {
     }
 
     fn on_ack(&mut self, now: Instant, req: &Request) {
-        let Some(did) = self.dialog_of(req) else { return };
-        let Some(call) = self.calls.get_mut(&did) else { return };
+        let Some(did) = self.dialog_of(req) else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&did) else {
+            return;
+        };
         call.acked = true;
         if call.negotiated.is_none() && call.state == CallState::Answered {
             // Late offer: the ACK carries the answer to the offer we put in the 200.
@@ -615,53 +751,121 @@ impl Endpoint {
         }
     }
 
-    fn on_cancel(&mut self, now: Instant, id: ServerTxId, invite: Option<ServerTxId>, req: &Request) {
+    fn on_cancel(
+        &mut self,
+        now: Instant,
+        id: ServerTxId,
+        invite: Option<ServerTxId>,
+        req: &Request,
+    ) {
         let Some(invite) = invite else {
-            self.respond(now, id, req, 481, "Call/Transaction Does Not Exist", &[], None);
+            self.respond(
+                now,
+                id,
+                req,
+                481,
+                "Call/Transaction Does Not Exist",
+                &[],
+                None,
+            );
             return;
         };
         self.respond(now, id, req, 200, "OK", &[], None);
-        let Some(did) = self.by_invite.get(&invite).cloned() else { return };
-        let ringing = self.calls.get(&did).is_some_and(|c| c.state == CallState::Ringing);
+        let Some(did) = self.by_invite.get(&invite).cloned() else {
+            return;
+        };
+        let ringing = self
+            .calls
+            .get(&did)
+            .is_some_and(|c| c.state == CallState::Ringing);
         if ringing {
             let call = self.calls.get(&did).map(|c| c.invite.clone());
             if let Some(inv) = call {
-                self.respond(now, invite, &inv, 487, "Request Terminated", &[], Some(&did.local_tag));
+                self.respond(
+                    now,
+                    invite,
+                    &inv,
+                    487,
+                    "Request Terminated",
+                    &[],
+                    Some(&did.local_tag),
+                );
             }
             self.end_call(&did, "caller cancelled before answer");
         }
     }
 
     fn on_bye(&mut self, now: Instant, id: ServerTxId, req: &Request, tag: Bytes) {
-        let did = DialogId { call_id: req.headers.call_id().unwrap_or_default(), local_tag: tag };
+        let did = DialogId {
+            call_id: req.headers.call_id().unwrap_or_default(),
+            local_tag: tag,
+        };
         if !self.calls.contains_key(&did) {
-            self.respond(now, id, req, 481, "Call/Transaction Does Not Exist", &[], None);
+            self.respond(
+                now,
+                id,
+                req,
+                481,
+                "Call/Transaction Does Not Exist",
+                &[],
+                None,
+            );
             return;
         }
         self.respond(now, id, req, 200, "OK", &[], None);
         // A BYE for a call still ringing also ends its INVITE (§15.1.2).
-        if let Some(call) = self.calls.get(&did) {
-            if call.state == CallState::Ringing {
-                let (inv_id, inv) = (call.invite_tx, call.invite.clone());
-                self.respond(now, inv_id, &inv, 487, "Request Terminated", &[], Some(&did.local_tag));
-            }
+        if let Some(call) = self.calls.get(&did)
+            && call.state == CallState::Ringing
+        {
+            let (inv_id, inv) = (call.invite_tx, call.invite.clone());
+            self.respond(
+                now,
+                inv_id,
+                &inv,
+                487,
+                "Request Terminated",
+                &[],
+                Some(&did.local_tag),
+            );
         }
         self.end_call(&did, "caller hung up (BYE)");
     }
 
     fn on_reinvite(&mut self, now: Instant, id: ServerTxId, req: &Request, tag: Bytes) {
-        let did = DialogId { call_id: req.headers.call_id().unwrap_or_default(), local_tag: tag };
+        let did = DialogId {
+            call_id: req.headers.call_id().unwrap_or_default(),
+            local_tag: tag,
+        };
         let Some(call) = self.calls.get_mut(&did) else {
-            self.respond(now, id, req, 481, "Call/Transaction Does Not Exist", &[], None);
+            self.respond(
+                now,
+                id,
+                req,
+                481,
+                "Call/Transaction Does Not Exist",
+                &[],
+                None,
+            );
             return;
         };
         let seq = req.headers.cseq().map(|c| c.seq).unwrap_or(0);
         if !call.dialog.accept_cseq(&req.method, seq) {
-            self.respond(now, id, req, 500, "Server Internal Error (CSeq out of order)", &[], None);
+            self.respond(
+                now,
+                id,
+                req,
+                500,
+                "Server Internal Error (CSeq out of order)",
+                &[],
+                None,
+            );
             return;
         }
         if call.state != CallState::Answered || !call.acked {
-            let extra = [(HeaderName::Other(Bytes::from_static(b"Retry-After")), Bytes::from_static(b"1"))];
+            let extra = [(
+                HeaderName::Other(Bytes::from_static(b"Retry-After")),
+                Bytes::from_static(b"1"),
+            )];
             self.respond(now, id, req, 491, "Request Pending", &extra, None);
             return;
         }
@@ -696,36 +900,74 @@ impl Endpoint {
         let contact = self.contact(transport);
         let extra = [
             (HeaderName::Contact, contact),
-            (HeaderName::ContentType, Bytes::from_static(b"application/sdp")),
+            (
+                HeaderName::ContentType,
+                Bytes::from_static(b"application/sdp"),
+            ),
         ];
-        self.respond(now, id, req, 200, "OK", &extra, Some(&did.local_tag.clone()));
+        self.respond(
+            now,
+            id,
+            req,
+            200,
+            "OK",
+            &extra,
+            Some(&did.local_tag.clone()),
+        );
         if let Some(on_hold) = held {
             info!(call_id = %String::from_utf8_lossy(&did.call_id), on_hold, "re-INVITE");
-            self.events.push_back(EndpointEvent::CallHeld { call_id: did.call_id.clone(), on_hold });
+            self.events.push_back(EndpointEvent::CallHeld {
+                call_id: did.call_id.clone(),
+                on_hold,
+            });
         }
     }
 
     fn on_info(&mut self, now: Instant, id: ServerTxId, req: &Request, tag: Bytes) {
-        let did = DialogId { call_id: req.headers.call_id().unwrap_or_default(), local_tag: tag };
+        let did = DialogId {
+            call_id: req.headers.call_id().unwrap_or_default(),
+            local_tag: tag,
+        };
         let Some(call) = self.calls.get_mut(&did) else {
-            self.respond(now, id, req, 481, "Call/Transaction Does Not Exist", &[], None);
+            self.respond(
+                now,
+                id,
+                req,
+                481,
+                "Call/Transaction Does Not Exist",
+                &[],
+                None,
+            );
             return;
         };
         let ct = req.headers.content_type().ok().flatten();
         if let Some(digit) = call::dtmf_from_info(ct.as_deref(), &req.body) {
             call.digits.push(digit);
-            self.events.push_back(EndpointEvent::Dtmf { call_id: did.call_id.clone(), digit });
+            self.events.push_back(EndpointEvent::Dtmf {
+                call_id: did.call_id.clone(),
+                digit,
+            });
         }
         self.respond(now, id, req, 200, "OK", &[], None);
     }
 
     /// Our side hangs up: BYE when answered, 480 while ringing.
     fn hang_up(&mut self, now: Instant, did: &DialogId, cause: &str) {
-        let Some(call) = self.calls.get_mut(did) else { return };
+        let Some(call) = self.calls.get_mut(did) else {
+            return;
+        };
         match call.state {
             CallState::Ringing => {
                 let (id, inv) = (call.invite_tx, call.invite.clone());
-                self.respond(now, id, &inv, 480, "Temporarily Unavailable", &[], Some(&did.local_tag));
+                self.respond(
+                    now,
+                    id,
+                    &inv,
+                    480,
+                    "Temporarily Unavailable",
+                    &[],
+                    Some(&did.local_tag),
+                );
             }
             CallState::Answered => {
                 let transport = call.reply_to.transport;
@@ -735,7 +977,9 @@ impl Endpoint {
                     IpAddr::V4(v4) => format!("{v4}:{}", self.local.port()),
                 };
                 let branch = format!("z9hG4bK{}", String::from_utf8_lossy(&self.new_token(16)));
-                let Some(call) = self.calls.get_mut(did) else { return };
+                let Some(call) = self.calls.get_mut(did) else {
+                    return;
+                };
                 let bye = call.dialog.request(Method::Bye, &via, transport, &branch);
                 let to = call.dialog.next_hop();
                 let txid = self.tx.send_request(now, bye, to);
@@ -752,13 +996,19 @@ impl Endpoint {
                 self.timers.cancel(t);
             }
             info!(call_id = %String::from_utf8_lossy(&did.call_id), cause, digits = %call.digits, "call ended");
-            self.events.push_back(EndpointEvent::CallEnded { call_id: did.call_id.clone(), cause: cause.into() });
+            self.events.push_back(EndpointEvent::CallEnded {
+                call_id: did.call_id.clone(),
+                cause: cause.into(),
+            });
         }
     }
 
     fn dialog_of(&self, req: &Request) -> Option<DialogId> {
         let tag = req.headers.to_addr().ok()?.tag()?.clone();
-        Some(DialogId { call_id: req.headers.call_id().ok()?, local_tag: tag })
+        Some(DialogId {
+            call_id: req.headers.call_id().ok()?,
+            local_tag: tag,
+        })
     }
 
     fn schedule(&mut self, at: Instant, kind: TimerKind, did: DialogId) {
@@ -785,14 +1035,17 @@ impl Endpoint {
         for (n, v) in extra {
             resp.headers.push(n.clone(), v.clone());
         }
-        if status == 200 && matches!(req.method, Method::Invite) {
-            if let Some(did) = tag.and_then(|t| {
-                req.headers.call_id().ok().map(|c| DialogId { call_id: c, local_tag: t.clone() })
-            }) {
-                if let Some(call) = self.calls.get(&did) {
-                    resp.body = call.local_sdp().unwrap_or_default();
-                }
-            }
+        // A 200 to an INVITE carries the call's SDP (answer, or offer for a late offer).
+        if status == 200
+            && req.method == Method::Invite
+            && let Some(tag) = tag
+            && let Ok(call_id) = req.headers.call_id()
+            && let Some(call) = self.calls.get(&DialogId {
+                call_id,
+                local_tag: tag.clone(),
+            })
+        {
+            resp.body = call.local_sdp().unwrap_or_default();
         }
         if status != 100 {
             self.add_to_tag(&mut resp, tag);
@@ -807,7 +1060,11 @@ impl Endpoint {
     }
 
     fn add_to_tag(&mut self, resp: &mut Response, tag: Option<&Bytes>) {
-        let has_tag = resp.headers.to_addr().ok().is_some_and(|a| a.tag().is_some());
+        let has_tag = resp
+            .headers
+            .to_addr()
+            .ok()
+            .is_some_and(|a| a.tag().is_some());
         if has_tag {
             return;
         }
@@ -822,7 +1079,14 @@ impl Endpoint {
     }
 
     /// A response sent outside any transaction (505, 400 before a transaction exists).
-    fn reply_stateless(&mut self, req: &Request, from: Peer, status: u16, reason: &str, extra: &[(HeaderName, Bytes)]) {
+    fn reply_stateless(
+        &mut self,
+        req: &Request,
+        from: Peer,
+        status: u16,
+        reason: &str,
+        extra: &[(HeaderName, Bytes)],
+    ) {
         let mut resp = Response::for_request(req, status, reason);
         for (n, v) in extra {
             resp.headers.push(n.clone(), v.clone());
@@ -835,7 +1099,9 @@ impl Endpoint {
 
     fn new_token(&mut self, len: usize) -> Bytes {
         const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-        let v: Vec<u8> = (0..len).map(|_| ALPHABET[self.rng.gen_range(0..ALPHABET.len())]).collect();
+        let v: Vec<u8> = (0..len)
+            .map(|_| ALPHABET[self.rng.gen_range(0..ALPHABET.len())])
+            .collect();
         Bytes::from(v)
     }
 }
@@ -844,9 +1110,15 @@ impl Endpoint {
 /// where responses go (§18.2.2): the received address and rport (or sent-by port) for UDP,
 /// the same connection for TCP.
 fn stamp_via(req: &mut Request, from: Peer) -> Peer {
-    let Ok(via) = req.headers.top_via() else { return from };
+    let Ok(via) = req.headers.top_via() else {
+        return from;
+    };
     let host = String::from_utf8_lossy(&via.host);
-    let sent_by_ip: Option<IpAddr> = host.trim_start_matches('[').trim_end_matches(']').parse().ok();
+    let sent_by_ip: Option<IpAddr> = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok();
     let mut add = String::new();
     if sent_by_ip != Some(from.addr.ip()) && via.received().is_none() {
         add.push_str(&format!(";received={}", from.addr.ip()));
@@ -855,19 +1127,26 @@ fn stamp_via(req: &mut Request, from: Peer) -> Peer {
     if wants_rport {
         add.push_str(&format!(";rport={}", from.addr.port()));
     }
-    if !add.is_empty() {
-        if let Some(first) = req.headers.get_mut(&HeaderName::Via) {
-            *first = with_params(first, &add, wants_rport);
-        }
+    if !add.is_empty()
+        && let Some(first) = req.headers.get_mut(&HeaderName::Via)
+    {
+        *first = with_params(first, &add, wants_rport);
     }
     if from.transport != Transport::Udp {
         return from;
     }
-    let port = if wants_rport { from.addr.port() } else { via.port.unwrap_or(5060) };
+    let port = if wants_rport {
+        from.addr.port()
+    } else {
+        via.port.unwrap_or(5060)
+    };
     // Without rport the answer goes to the sent-by port, at the source IP when sent-by
     // names a host or another address (we never aim a response at a Via we did not see
     // the packet come from).
-    Peer { addr: SocketAddr::new(from.addr.ip(), port), ..from }
+    Peer {
+        addr: SocketAddr::new(from.addr.ip(), port),
+        ..from
+    }
 }
 
 /// Appends `add` to the first via-parm of a (possibly comma-separated) Via value,
@@ -935,7 +1214,11 @@ pub fn mask(uri: &[u8]) -> String {
                 return c;
             }
             seen += 1;
-            if seen > keep_head && seen <= digits - keep_tail { '*' } else { c }
+            if seen > keep_head && seen <= digits - keep_tail {
+                '*'
+            } else {
+                c
+            }
         })
         .collect();
     format!("{}{}{}", &s[..user_start], masked, &s[user_end..])
@@ -945,9 +1228,15 @@ pub fn mask(uri: &[u8]) -> String {
 mod mask_tests {
     #[test]
     fn masks_only_the_number() {
-        assert_eq!(super::mask(b"sip:13812345678@10.0.0.1:5060"), "sip:138****5678@10.0.0.1:5060");
+        assert_eq!(
+            super::mask(b"sip:13812345678@10.0.0.1:5060"),
+            "sip:138****5678@10.0.0.1:5060"
+        );
         assert_eq!(super::mask(b"sip:+8613812345678@h"), "sip:+861******5678@h");
-        assert_eq!(super::mask(b"sip:sipp@127.0.0.1:5080"), "sip:sipp@127.0.0.1:5080");
+        assert_eq!(
+            super::mask(b"sip:sipp@127.0.0.1:5080"),
+            "sip:sipp@127.0.0.1:5080"
+        );
         assert_eq!(super::mask(b"tel:4008001234"), "tel:400***1234");
     }
 }

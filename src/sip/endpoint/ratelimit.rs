@@ -35,7 +35,10 @@ impl RateLimiter {
         }
         self.sweep(now);
         let (rate, burst) = (self.per_second, self.burst);
-        let b = self.buckets.entry(ip).or_insert(Bucket { tokens: burst, at: now });
+        let b = self.buckets.entry(ip).or_insert(Bucket {
+            tokens: burst,
+            at: now,
+        });
         let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
         b.tokens = (b.tokens + elapsed * rate).min(burst);
         b.at = now;
@@ -95,7 +98,10 @@ mod tests {
             rl.allow(t0, IpAddr::from([192, 0, 2, i]));
         }
         assert_eq!(rl.tracked(), 100);
-        rl.allow(t0 + Duration::from_secs(20), "198.51.100.1".parse().unwrap());
+        rl.allow(
+            t0 + Duration::from_secs(20),
+            "198.51.100.1".parse().unwrap(),
+        );
         assert_eq!(rl.tracked(), 1);
     }
 }

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::config::{SipUser, Trunk};
-use crate::sip::message::{parse_datagram, Message, Response};
+use crate::sip::message::{Message, Response, parse_datagram};
 
 const HOTLINE: &str = "127.0.0.1:5060";
 const CALLER: &str = "127.0.0.1:5080";
@@ -18,13 +18,26 @@ impl Sim {
         p.listen = HOTLINE.parse().unwrap();
         edit(&mut p);
         let ports = RtpPorts::new(20000, 20009).unwrap();
-        Sim { ep: Endpoint::new(p, ports, 7), now: Instant::now() }
+        Sim {
+            ep: Endpoint::new(p, ports, 7),
+            now: Instant::now(),
+        }
     }
 
     fn send_from(&mut self, from: &str, text: &str) -> Vec<(SocketAddr, Response)> {
-        let peer = Peer { transport: Transport::Udp, addr: from.parse().unwrap(), conn: None };
+        let peer = Peer {
+            transport: Transport::Udp,
+            addr: from.parse().unwrap(),
+            conn: None,
+        };
         let data = Bytes::from(text.replace('\n', "\r\n"));
-        self.ep.handle_datagram(self.now, 1_800_000_000, data, peer, HOTLINE.parse().unwrap());
+        self.ep.handle_datagram(
+            self.now,
+            1_800_000_000,
+            data,
+            peer,
+            HOTLINE.parse().unwrap(),
+        );
         self.out()
     }
 
@@ -51,7 +64,10 @@ impl Sim {
     fn out_raw(&mut self) -> Vec<(SocketAddr, Message)> {
         let mut v = Vec::new();
         while let Some(t) = self.ep.poll_transmit() {
-            v.push((t.to.addr, parse_datagram(t.data).expect("we send parseable messages")));
+            v.push((
+                t.to.addr,
+                parse_datagram(t.data).expect("we send parseable messages"),
+            ));
         }
         v
     }
@@ -82,7 +98,14 @@ fn invite(call_id: &str, branch: &str, sdp: &str, extra: &str) -> String {
     )
 }
 
-fn in_dialog(method: &str, call_id: &str, to_tag: &str, cseq: u32, branch: &str, extra_and_body: &str) -> String {
+fn in_dialog(
+    method: &str,
+    call_id: &str,
+    to_tag: &str,
+    cseq: u32,
+    branch: &str,
+    extra_and_body: &str,
+) -> String {
     format!(
         "{method} sip:hotline@127.0.0.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5080;branch={branch}\nMax-Forwards: 70\nFrom: <sip:13812345678@127.0.0.1>;tag=abc\nTo: <sip:4008001234@127.0.0.1>;tag={to_tag}\nCall-ID: {call_id}\nCSeq: {cseq} {}\n{extra_and_body}",
         if method == "ACK" { "ACK" } else { method }
@@ -100,23 +123,63 @@ fn answers_a_call_and_the_caller_hangs_up() {
     let out = s.send(&invite("c1", "z9hG4bK1", SDP_PCMA, ""));
     assert_eq!(codes(&out), vec![100, 200]);
     let ok = &out[1].1;
-    assert_eq!(out[1].0, CALLER.parse().unwrap(), "rport: answer goes to the source port");
+    assert_eq!(
+        out[1].0,
+        CALLER.parse().unwrap(),
+        "rport: answer goes to the source port"
+    );
     let body = String::from_utf8_lossy(&ok.body).into_owned();
     assert!(body.contains("m=audio 20000 RTP/AVP 8 101"), "{body}");
     assert!(body.contains("c=IN IP4 127.0.0.1"), "{body}");
-    assert_eq!(header(ok, "Content-Type").as_deref(), Some("application/sdp"));
-    assert!(header(ok, "Contact").unwrap().contains("sip:hotline@127.0.0.1:5060"));
+    assert_eq!(
+        header(ok, "Content-Type").as_deref(),
+        Some("application/sdp")
+    );
+    assert!(
+        header(ok, "Contact")
+            .unwrap()
+            .contains("sip:hotline@127.0.0.1:5060")
+    );
     assert!(header(ok, "Via").unwrap().contains("rport=5080"));
     let tag = to_tag(ok);
     assert_eq!(s.ep.stats().active_calls, 1);
 
-    assert!(s.send(&in_dialog("ACK", "c1", &tag, 1, "z9hG4bK2", "Content-Length: 0\n\n")).is_empty());
-    let bye = s.send(&in_dialog("BYE", "c1", &tag, 2, "z9hG4bK3", "Content-Length: 0\n\n"));
+    assert!(
+        s.send(&in_dialog(
+            "ACK",
+            "c1",
+            &tag,
+            1,
+            "z9hG4bK2",
+            "Content-Length: 0\n\n"
+        ))
+        .is_empty()
+    );
+    let bye = s.send(&in_dialog(
+        "BYE",
+        "c1",
+        &tag,
+        2,
+        "z9hG4bK3",
+        "Content-Length: 0\n\n",
+    ));
     assert_eq!(codes(&bye), vec![200]);
     assert_eq!(s.ep.stats().active_calls, 0);
     let ev = s.events();
-    assert!(matches!(&ev[1], EndpointEvent::CallAnswered { codec: Codec::Pcma, local_rtp_port: 20000, .. }), "{ev:?}");
-    assert!(matches!(ev.last(), Some(EndpointEvent::CallEnded { cause, .. }) if cause.contains("BYE")));
+    assert!(
+        matches!(
+            &ev[1],
+            EndpointEvent::CallAnswered {
+                codec: Codec::Pcma,
+                local_rtp_port: 20000,
+                ..
+            }
+        ),
+        "{ev:?}"
+    );
+    assert!(
+        matches!(ev.last(), Some(EndpointEvent::CallEnded { cause, .. }) if cause.contains("BYE"))
+    );
     // The port is free again and goes back in the pool (round-robin: after the others).
     let out = s.send(&invite("c2", "z9hG4bK4", SDP_PCMA, ""));
     assert!(String::from_utf8_lossy(&out[1].1.body).contains("m=audio 20002 "));
@@ -128,18 +191,30 @@ fn unknown_sources_are_refused_with_the_fix_in_the_reason() {
     let out = s.send_from("192.0.2.7:5060", &invite("c1", "z9hG4bK1", SDP_PCMA, ""));
     assert_eq!(codes(&out), vec![100, 403]);
     let reason = String::from_utf8_lossy(&out[1].1.reason).into_owned();
-    assert!(reason.contains("192.0.2.7") && reason.contains("[[trunks]]"), "{reason}");
+    assert!(
+        reason.contains("192.0.2.7") && reason.contains("[[trunks]]"),
+        "{reason}"
+    );
     assert_eq!(s.ep.stats().active_calls, 0);
 }
 
 #[test]
 fn digest_trunk_is_challenged_with_407() {
     let mut s = Sim::new(|p| {
-        p.trunks.push(Trunk { name: "carrier".into(), allow: vec![], username: Some("gw".into()), password: Some("pw".into()) })
+        p.trunks.push(Trunk {
+            name: "carrier".into(),
+            allow: vec![],
+            username: Some("gw".into()),
+            password: Some("pw".into()),
+        })
     });
     let out = s.send_from("192.0.2.7:5060", &invite("c1", "z9hG4bK1", SDP_PCMA, ""));
     assert_eq!(codes(&out), vec![100, 407]);
-    assert!(header(&out[1].1, "Proxy-Authenticate").unwrap().starts_with("Digest "));
+    assert!(
+        header(&out[1].1, "Proxy-Authenticate")
+            .unwrap()
+            .starts_with("Digest ")
+    );
 }
 
 #[test]
@@ -154,14 +229,21 @@ fn ringing_then_cancel_gives_200_and_487() {
     assert_eq!(c, vec![200, 487]);
     assert_eq!(s.ep.stats().active_calls, 0);
     // The answer timer fires later and must not resurrect the call.
-    assert!(codes(&s.advance(Duration::from_secs(4))).iter().all(|&c| c == 487));
+    assert!(
+        codes(&s.advance(Duration::from_secs(4)))
+            .iter()
+            .all(|&c| c == 487)
+    );
     assert_eq!(s.ep.stats().active_calls, 0);
 }
 
 #[test]
 fn ringing_then_answer_after_ring_ms() {
     let mut s = Sim::new(|p| p.ring_ms = 2000);
-    assert_eq!(codes(&s.send(&invite("c1", "z9hG4bK1", SDP_PCMA, ""))), vec![100, 180]);
+    assert_eq!(
+        codes(&s.send(&invite("c1", "z9hG4bK1", SDP_PCMA, ""))),
+        vec![100, 180]
+    );
     assert!(s.advance(Duration::from_millis(1999)).is_empty());
     let out = s.advance(Duration::from_millis(1));
     assert_eq!(codes(&out), vec![200]);
@@ -172,11 +254,20 @@ fn max_call_seconds_sends_bye_to_the_contact() {
     let mut s = Sim::new(|p| p.max_call_seconds = 2);
     let out = s.send(&invite("c1", "z9hG4bK1", SDP_PCMA, ""));
     let tag = to_tag(&out[1].1);
-    s.send(&in_dialog("ACK", "c1", &tag, 1, "z9hG4bK2", "Content-Length: 0\n\n"));
+    s.send(&in_dialog(
+        "ACK",
+        "c1",
+        &tag,
+        1,
+        "z9hG4bK2",
+        "Content-Length: 0\n\n",
+    ));
     s.now += Duration::from_secs(2);
     s.ep.handle_timeout(s.now);
     let sent = s.out_raw();
-    let (to, Message::Request(bye)) = &sent[0] else { panic!("expected BYE, got {sent:?}") };
+    let (to, Message::Request(bye)) = &sent[0] else {
+        panic!("expected BYE, got {sent:?}")
+    };
     assert_eq!(bye.method, Method::Bye);
     assert_eq!(*to, "127.0.0.1:5080".parse().unwrap());
     assert_eq!(&bye.uri[..], b"sip:caller@127.0.0.1:5080");
@@ -186,7 +277,12 @@ fn max_call_seconds_sends_bye_to_the_contact() {
 }
 
 fn header_req(r: &Request, name: &str) -> String {
-    String::from_utf8_lossy(r.headers.get(&HeaderName::from_bytes(name.as_bytes())).unwrap()).into_owned()
+    String::from_utf8_lossy(
+        r.headers
+            .get(&HeaderName::from_bytes(name.as_bytes()))
+            .unwrap(),
+    )
+    .into_owned()
 }
 
 #[test]
@@ -200,15 +296,19 @@ fn lost_ack_hangs_up_with_bye() {
         s.now += Duration::from_millis(500);
         s.ep.handle_timeout(s.now);
         for (_, m) in s.out_raw() {
-            if let Message::Request(r) = m {
-                if r.method == Method::Bye {
-                    first_bye_at.get_or_insert(step);
-                    byes.insert(r.headers.top_via().unwrap().branch().cloned());
-                }
+            if let Message::Request(r) = m
+                && r.method == Method::Bye
+            {
+                first_bye_at.get_or_insert(step);
+                byes.insert(r.headers.top_via().unwrap().branch().cloned());
             }
         }
     }
-    assert_eq!(byes.len(), 1, "one BYE transaction (retransmissions aside) after no ACK");
+    assert_eq!(
+        byes.len(),
+        1,
+        "one BYE transaction (retransmissions aside) after no ACK"
+    );
     assert_eq!(first_bye_at, Some(64), "BYE after 64*T1 = 32 s without ACK");
     assert_eq!(s.ep.stats().active_calls, 0);
 }
@@ -219,27 +319,41 @@ fn options_lists_what_we_allow() {
     let out = s.send("OPTIONS sip:127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKo\nMax-Forwards: 0\nFrom: <sip:ping@127.0.0.1>;tag=p\nTo: <sip:127.0.0.1>\nCall-ID: o1\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n");
     assert_eq!(codes(&out), vec![200]);
     assert!(header(&out[0].1, "Allow").unwrap().contains("INVITE"));
-    assert_eq!(header(&out[0].1, "Accept").as_deref(), Some("application/sdp"));
+    assert_eq!(
+        header(&out[0].1, "Accept").as_deref(),
+        Some("application/sdp")
+    );
     assert!(!to_tag(&out[0].1).is_empty());
 }
 
 #[test]
 fn rfc3261_admission_checks() {
     let mut s = Sim::new(|_| {});
-    let cases: [(&str, &str, u16, Option<(&str, &str)>); 5] = [
+    type Case<'a> = (&'a str, &'a str, u16, Option<(&'a str, &'a str)>);
+    let cases: [Case; 5] = [
         ("FOO", "", 501, Some(("Allow", "INVITE"))),
         ("SUBSCRIBE", "", 405, Some(("Allow", "INVITE"))),
-        ("INVITE", "Require: 100rel, foo\n", 420, Some(("Unsupported", "100rel, foo"))),
+        (
+            "INVITE",
+            "Require: 100rel, foo\n",
+            420,
+            Some(("Unsupported", "100rel, foo")),
+        ),
         ("INVITE", "Accept: text/plain\n", 406, None),
         ("INFO", "", 481, None),
     ];
     for (i, (method, extra, code, hdr)) in cases.iter().enumerate() {
-        let text = format!("{method} sip:400@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKa{i}\nMax-Forwards: 70\nFrom: <sip:a@127.0.0.1>;tag=t\nTo: <sip:400@127.0.0.1>\nCall-ID: adm{i}\nCSeq: 1 {method}\n{extra}Content-Length: 0\n\n");
+        let text = format!(
+            "{method} sip:400@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKa{i}\nMax-Forwards: 70\nFrom: <sip:a@127.0.0.1>;tag=t\nTo: <sip:400@127.0.0.1>\nCall-ID: adm{i}\nCSeq: 1 {method}\n{extra}Content-Length: 0\n\n"
+        );
         let out = s.send(&text);
         let last = out.last().unwrap_or_else(|| panic!("{method}: no answer"));
         assert_eq!(last.1.status, *code, "{method} {extra}");
         if let Some((name, contains)) = hdr {
-            assert!(header(&last.1, name).unwrap_or_default().contains(contains), "{method}: {name}");
+            assert!(
+                header(&last.1, name).unwrap_or_default().contains(contains),
+                "{method}: {name}"
+            );
         }
     }
     let out = s.send("INVITE soap.beep://192.0.2.103:3002 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKs\nMax-Forwards: 70\nFrom: <sip:a@127.0.0.1>;tag=t\nTo: <sip:b@127.0.0.1>\nCall-ID: s1\nCSeq: 1 INVITE\nContent-Length: 0\n\n");
@@ -249,7 +363,11 @@ fn rfc3261_admission_checks() {
     let body = "hello";
     let out = s.send(&format!("INVITE sip:a@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKt\nMax-Forwards: 70\nFrom: <sip:a@127.0.0.1>;tag=t\nTo: <sip:b@127.0.0.1>\nCall-ID: t1\nCSeq: 1 INVITE\nContent-Type: text/plain\nContent-Length: {}\n\n{body}", body.len()));
     assert_eq!(out.last().unwrap().1.status, 415);
-    assert!(header(&out.last().unwrap().1, "Accept").unwrap().contains("application/sdp"));
+    assert!(
+        header(&out.last().unwrap().1, "Accept")
+            .unwrap()
+            .contains("application/sdp")
+    );
 }
 
 #[test]
@@ -260,7 +378,10 @@ fn broken_requests_get_400_and_broken_responses_nothing() {
     let out = s.send("OPTIONS sip:a@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKm\nFrom: <sip:a@x>;tag=1\nTo: <sip:b@x>\nCall-ID: m1\nCSeq: 1 INVITE\nContent-Length: 0\n\n");
     assert_eq!(codes(&out), vec![400], "CSeq method mismatch");
     assert!(String::from_utf8_lossy(&out[0].1.reason).starts_with("Bad Request ("));
-    assert!(s.send("SIP/2.0 999999 Weird\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKr\n\n").is_empty());
+    assert!(
+        s.send("SIP/2.0 999999 Weird\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKr\n\n")
+            .is_empty()
+    );
     assert_eq!(s.ep.stats().bad_requests, 3);
 }
 
@@ -279,20 +400,57 @@ fn reinvite_hold_and_info_dtmf() {
     let mut s = Sim::new(|_| {});
     let out = s.send(&invite("c1", "z9hG4bK1", SDP_PCMA, ""));
     let tag = to_tag(&out[1].1);
-    s.send(&in_dialog("ACK", "c1", &tag, 1, "z9hG4bK2", "Content-Length: 0\n\n"));
-    let hold = SDP_PCMA.replace("a=sendrecv", "a=sendonly").replace("o=- 1 1", "o=- 1 2");
+    s.send(&in_dialog(
+        "ACK",
+        "c1",
+        &tag,
+        1,
+        "z9hG4bK2",
+        "Content-Length: 0\n\n",
+    ));
+    let hold = SDP_PCMA
+        .replace("a=sendrecv", "a=sendonly")
+        .replace("o=- 1 1", "o=- 1 2");
     let wire_len = hold.replace('\n', "\r\n").len();
-    let text = in_dialog("INVITE", "c1", &tag, 2, "z9hG4bK5", &format!("Contact: <sip:caller@127.0.0.1:5080>\nContent-Type: application/sdp\nContent-Length: {wire_len}\n\n{hold}"));
+    let text = in_dialog(
+        "INVITE",
+        "c1",
+        &tag,
+        2,
+        "z9hG4bK5",
+        &format!(
+            "Contact: <sip:caller@127.0.0.1:5080>\nContent-Type: application/sdp\nContent-Length: {wire_len}\n\n{hold}"
+        ),
+    );
     let out = s.send(&text);
     assert_eq!(codes(&out), vec![200]);
     let body = String::from_utf8_lossy(&out[0].1.body).into_owned();
     assert!(body.contains("a=recvonly"), "{body}");
-    assert!(body.contains("m=audio 20000 "), "same port on re-INVITE: {body}");
-    let info = in_dialog("INFO", "c1", &tag, 3, "z9hG4bK6", "Content-Type: application/dtmf-relay\nContent-Length: 24\n\nSignal=5\nDuration=160\n");
+    assert!(
+        body.contains("m=audio 20000 "),
+        "same port on re-INVITE: {body}"
+    );
+    let info = in_dialog(
+        "INFO",
+        "c1",
+        &tag,
+        3,
+        "z9hG4bK6",
+        "Content-Type: application/dtmf-relay\nContent-Length: 24\n\nSignal=5\nDuration=160\n",
+    );
     assert_eq!(codes(&s.send(&info)), vec![200]);
     let ev = s.events();
-    assert!(ev.contains(&EndpointEvent::CallHeld { call_id: Bytes::from_static(b"c1"), on_hold: true }), "{ev:?}");
-    assert!(ev.contains(&EndpointEvent::Dtmf { call_id: Bytes::from_static(b"c1"), digit: '5' }));
+    assert!(
+        ev.contains(&EndpointEvent::CallHeld {
+            call_id: Bytes::from_static(b"c1"),
+            on_hold: true
+        }),
+        "{ev:?}"
+    );
+    assert!(ev.contains(&EndpointEvent::Dtmf {
+        call_id: Bytes::from_static(b"c1"),
+        digit: '5'
+    }));
     // An old CSeq in the dialog is out of order.
     let stale = in_dialog("INVITE", "c1", &tag, 1, "z9hG4bK7", "Content-Length: 0\n\n");
     assert_eq!(codes(&s.send(&stale)), vec![500]);
@@ -302,21 +460,46 @@ fn reinvite_hold_and_info_dtmf() {
 fn register_needs_digest_and_must_own_the_aor() {
     let mut s = Sim::new(|p| {
         p.users = vec![
-            SipUser { username: "1001".into(), password: "secret".into() },
-            SipUser { username: "1002".into(), password: "other".into() },
+            SipUser {
+                username: "1001".into(),
+                password: "secret".into(),
+            },
+            SipUser {
+                username: "1002".into(),
+                password: "other".into(),
+            },
         ]
     });
     let reg = |user: &str, auth: &str, n: u32| {
-        format!("REGISTER sip:127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKr{n}\nMax-Forwards: 70\nFrom: <sip:{user}@127.0.0.1>;tag=r\nTo: <sip:{user}@127.0.0.1>\nCall-ID: reg-{user}\nCSeq: {n} REGISTER\nContact: <sip:{user}@127.0.0.1:5080>\n{auth}Expires: 600\nContent-Length: 0\n\n")
+        format!(
+            "REGISTER sip:127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKr{n}\nMax-Forwards: 70\nFrom: <sip:{user}@127.0.0.1>;tag=r\nTo: <sip:{user}@127.0.0.1>\nCall-ID: reg-{user}\nCSeq: {n} REGISTER\nContact: <sip:{user}@127.0.0.1:5080>\n{auth}Expires: 600\nContent-Length: 0\n\n"
+        )
     };
     let out = s.send(&reg("1001", "", 1));
     assert_eq!(codes(&out), vec![401]);
-    let chal = out[0].1.headers.challenge(&HeaderName::WwwAuthenticate).unwrap().unwrap();
+    let chal = out[0]
+        .1
+        .headers
+        .challenge(&HeaderName::WwwAuthenticate)
+        .unwrap()
+        .unwrap();
     let creds = |user: &str, pw: &str| {
-        let v = crate::sip::auth::client_response(&chal, b"REGISTER", b"sip:127.0.0.1", user, pw, "c0ffee", 1).unwrap();
+        let v = crate::sip::auth::client_response(
+            &chal,
+            b"REGISTER",
+            b"sip:127.0.0.1",
+            user,
+            pw,
+            "c0ffee",
+            1,
+        )
+        .unwrap();
         format!("Authorization: {v}\n")
     };
-    assert_eq!(codes(&s.send(&reg("1001", &creds("1001", "wrong"), 2))), vec![401]);
+    assert_eq!(
+        codes(&s.send(&reg("1001", &creds("1001", "wrong"), 2))),
+        vec![401]
+    );
     let ok = s.send(&reg("1001", &creds("1001", "secret"), 3));
     assert_eq!(codes(&ok), vec![200]);
     assert!(header(&ok[0].1, "Contact").unwrap().contains("expires="));
@@ -337,10 +520,26 @@ fn late_offer_gets_our_offer_and_the_ack_answers() {
     assert!(offer.contains("m=audio 20000 RTP/AVP 8 0 101"), "{offer}");
     let tag = to_tag(&out[1].1);
     let wire_len = SDP_PCMA.replace('\n', "\r\n").len();
-    let ack = in_dialog("ACK", "late", &tag, 1, "z9hG4bKm", &format!("Content-Type: application/sdp\nContent-Length: {wire_len}\n\n{SDP_PCMA}"));
+    let ack = in_dialog(
+        "ACK",
+        "late",
+        &tag,
+        1,
+        "z9hG4bKm",
+        &format!("Content-Type: application/sdp\nContent-Length: {wire_len}\n\n{SDP_PCMA}"),
+    );
     s.send(&ack);
     let ev = s.events();
-    assert!(ev.iter().any(|e| matches!(e, EndpointEvent::CallAnswered { codec: Codec::Pcma, .. })), "{ev:?}");
+    assert!(
+        ev.iter().any(|e| matches!(
+            e,
+            EndpointEvent::CallAnswered {
+                codec: Codec::Pcma,
+                ..
+            }
+        )),
+        "{ev:?}"
+    );
 }
 
 #[test]
@@ -349,10 +548,21 @@ fn untrusted_floods_are_rate_limited_but_trunks_are_not() {
         p.rate_limit.per_second = 5;
         p.rate_limit.burst = 5;
     });
-    let opt = |i: u32| format!("OPTIONS sip:127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.9:5060;branch=z9hG4bKf{i}\nMax-Forwards: 70\nFrom: <sip:s@x>;tag=1\nTo: <sip:127.0.0.1>\nCall-ID: f{i}\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n");
-    let answered = (0..20).filter(|i| !s.send_from("192.0.2.9:5060", &opt(*i)).is_empty()).count();
+    let opt = |i: u32| {
+        format!(
+            "OPTIONS sip:127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.9:5060;branch=z9hG4bKf{i}\nMax-Forwards: 70\nFrom: <sip:s@x>;tag=1\nTo: <sip:127.0.0.1>\nCall-ID: f{i}\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n"
+        )
+    };
+    let answered = (0..20)
+        .filter(|i| !s.send_from("192.0.2.9:5060", &opt(*i)).is_empty())
+        .count();
     assert_eq!(answered, 5);
-    let trunk = (100..120).filter(|i| !s.send(&opt(*i).replace("192.0.2.9", "127.0.0.1")).is_empty()).count();
+    let trunk = (100..120)
+        .filter(|i| {
+            !s.send(&opt(*i).replace("192.0.2.9", "127.0.0.1"))
+                .is_empty()
+        })
+        .count();
     assert_eq!(trunk, 20);
     assert_eq!(s.ep.stats().rate_limited, 15);
 }
@@ -360,11 +570,20 @@ fn untrusted_floods_are_rate_limited_but_trunks_are_not() {
 #[test]
 fn a_reused_branch_with_a_new_call_id_is_a_new_call() {
     let mut s = Sim::new(|_| {});
-    assert_eq!(codes(&s.send(&invite("c1", "z9hG4bKsame", SDP_PCMA, ""))), vec![100, 200]);
-    assert_eq!(codes(&s.send(&invite("c2", "z9hG4bKsame", SDP_PCMA, ""))), vec![100, 200]);
+    assert_eq!(
+        codes(&s.send(&invite("c1", "z9hG4bKsame", SDP_PCMA, ""))),
+        vec![100, 200]
+    );
+    assert_eq!(
+        codes(&s.send(&invite("c2", "z9hG4bKsame", SDP_PCMA, ""))),
+        vec![100, 200]
+    );
     assert_eq!(s.ep.stats().active_calls, 2);
     // A true retransmission (same Call-ID) is absorbed by its transaction.
-    assert_eq!(codes(&s.send(&invite("c2", "z9hG4bKsame", SDP_PCMA, ""))), vec![200]);
+    assert_eq!(
+        codes(&s.send(&invite("c2", "z9hG4bKsame", SDP_PCMA, ""))),
+        vec![200]
+    );
     assert_eq!(s.ep.stats().active_calls, 2);
 }
 
@@ -372,7 +591,9 @@ fn a_reused_branch_with_a_new_call_id_is_a_new_call() {
 fn rfc2543_invite_without_tags_or_branch_is_answered() {
     let mut s = Sim::new(|_| {});
     let body = SDP_PCMA;
-    let text = format!("INVITE sip:UserB@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5080\nFrom: <sip:+13035551111@127.0.0.1;user=phone>\nTo: sip:+16505552222@127.0.0.1;user=phone\nCall-ID: inv2543\nCSeq: 56 INVITE\nContent-Type: application/sdp\n\n{body}");
+    let text = format!(
+        "INVITE sip:UserB@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5080\nFrom: <sip:+13035551111@127.0.0.1;user=phone>\nTo: sip:+16505552222@127.0.0.1;user=phone\nCall-ID: inv2543\nCSeq: 56 INVITE\nContent-Type: application/sdp\n\n{body}"
+    );
     let out = s.send(&text);
     assert_eq!(codes(&out), vec![100, 200]);
     assert_eq!(out[1].0, "127.0.0.1:5080".parse().unwrap());

@@ -33,7 +33,11 @@ impl CallTimers {
     pub fn cancel(&mut self, id: u64) {
         self.live.remove(&id);
         if self.heap.len() > 1024 && self.heap.len() > 2 * self.live.len() {
-            self.heap = self.live.iter().map(|(id, (at, ..))| Reverse((*at, *id))).collect();
+            self.heap = self
+                .live
+                .iter()
+                .map(|(id, (at, ..))| Reverse((*at, *id)))
+                .collect();
         }
     }
 
@@ -75,7 +79,10 @@ mod tests {
     use std::time::Duration;
 
     fn call(n: u32) -> DialogId {
-        DialogId { call_id: Bytes::from(n.to_string()), local_tag: Bytes::from_static(b"t") }
+        DialogId {
+            call_id: Bytes::from(n.to_string()),
+            local_tag: Bytes::from_static(b"t"),
+        }
     }
 
     #[test]
@@ -87,7 +94,10 @@ mod tests {
         t.cancel(a);
         assert_eq!(t.next_deadline(), Some(t0 + Duration::from_secs(1)));
         assert_eq!(t.pop_due(t0), None);
-        assert_eq!(t.pop_due(t0 + Duration::from_secs(5)), Some((TimerKind::Answer, call(2))));
+        assert_eq!(
+            t.pop_due(t0 + Duration::from_secs(5)),
+            Some((TimerKind::Answer, call(2)))
+        );
         assert_eq!(t.pop_due(t0 + Duration::from_secs(5)), None);
         assert_eq!(t.next_deadline(), None);
     }
@@ -97,10 +107,18 @@ mod tests {
         let t0 = Instant::now();
         let mut t = CallTimers::default();
         for n in 0..100_000 {
-            let id = t.schedule(t0 + Duration::from_secs(3600), TimerKind::MaxDuration, call(n));
+            let id = t.schedule(
+                t0 + Duration::from_secs(3600),
+                TimerKind::MaxDuration,
+                call(n),
+            );
             t.cancel(id);
         }
         assert_eq!(t.len(), 0);
-        assert!(t.heap.len() <= 1025, "heap kept {} dead entries", t.heap.len());
+        assert!(
+            t.heap.len() <= 1025,
+            "heap kept {} dead entries",
+            t.heap.len()
+        );
     }
 }

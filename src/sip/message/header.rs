@@ -161,26 +161,46 @@ impl Headers {
         Headers::default()
     }
     pub fn with_capacity(n: usize) -> Headers {
-        Headers { entries: Vec::with_capacity(n) }
+        Headers {
+            entries: Vec::with_capacity(n),
+        }
     }
     pub fn push(&mut self, name: HeaderName, value: impl Into<Bytes>) {
-        self.entries.push(Header { name, value: value.into() });
+        self.entries.push(Header {
+            name,
+            value: value.into(),
+        });
     }
     /// Puts a header first (e.g. a new top Via).
     pub fn push_front(&mut self, name: HeaderName, value: impl Into<Bytes>) {
-        self.entries.insert(0, Header { name, value: value.into() });
+        self.entries.insert(
+            0,
+            Header {
+                name,
+                value: value.into(),
+            },
+        );
     }
     /// Value of the first header with this name.
     pub fn get(&self, name: &HeaderName) -> Option<&Bytes> {
-        self.entries.iter().find(|h| &h.name == name).map(|h| &h.value)
+        self.entries
+            .iter()
+            .find(|h| &h.name == name)
+            .map(|h| &h.value)
     }
     /// Values of every header line with this name, in order.
     /// Mutable value of the first header with this name (e.g. to stamp the top Via).
     pub fn get_mut(&mut self, name: &HeaderName) -> Option<&mut Bytes> {
-        self.entries.iter_mut().find(|h| &h.name == name).map(|h| &mut h.value)
+        self.entries
+            .iter_mut()
+            .find(|h| &h.name == name)
+            .map(|h| &mut h.value)
     }
     pub fn get_all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a Bytes> + 'a {
-        self.entries.iter().filter(move |h| &h.name == name).map(|h| &h.value)
+        self.entries
+            .iter()
+            .filter(move |h| &h.name == name)
+            .map(|h| &h.value)
     }
     pub fn count(&self, name: &HeaderName) -> usize {
         self.entries.iter().filter(|h| &h.name == name).count()

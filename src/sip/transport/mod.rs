@@ -20,9 +20,20 @@ use tracing::{debug, info, warn};
 
 /// What connection tasks tell the loop.
 pub(crate) enum TcpIn {
-    Open { conn: u64, writer: mpsc::Sender<Bytes> },
-    Message { conn: u64, peer: SocketAddr, local: SocketAddr, parsed: Result<Message, ParseError>, raw: Bytes },
-    Closed { conn: u64 },
+    Open {
+        conn: u64,
+        writer: mpsc::Sender<Bytes>,
+    },
+    Message {
+        conn: u64,
+        peer: SocketAddr,
+        local: SocketAddr,
+        parsed: Box<Result<Message, ParseError>>,
+        raw: Bytes,
+    },
+    Closed {
+        conn: u64,
+    },
 }
 
 /// Where the driver listens and how it treats connections.
@@ -42,11 +53,20 @@ pub async fn bind(
     stats: watch::Sender<EndpointStats>,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<impl std::future::Future<Output = ()>> {
-    let udp = if cfg.udp { Some(udp::bind(cfg.listen)?) } else { None };
+    let udp = if cfg.udp {
+        Some(udp::bind(cfg.listen)?)
+    } else {
+        None
+    };
     let (tcp_tx, tcp_rx) = mpsc::channel::<TcpIn>(4096);
     if cfg.tcp {
         let listener = tcp::bind(cfg.listen)?;
-        tokio::spawn(tcp::accept_loop(listener, tcp_tx, cfg.tcp_idle_timeout, shutdown.clone()));
+        tokio::spawn(tcp::accept_loop(
+            listener,
+            tcp_tx,
+            cfg.tcp_idle_timeout,
+            shutdown.clone(),
+        ));
     }
     info!(listen = %cfg.listen, udp = cfg.udp, tcp = cfg.tcp, profile = %endpoint.profile().name, "SIP listening");
     Ok(run(cfg, endpoint, udp, tcp_rx, stats, shutdown))
@@ -67,7 +87,9 @@ async fn run(
     let far = Duration::from_secs(3600);
     loop {
         let deadline = ep.poll_timeout();
-        let sleep_for = deadline.map(|d| d.saturating_duration_since(Instant::now())).unwrap_or(far);
+        let sleep_for = deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+            .unwrap_or(far);
         tokio::select! {
             r = udp::recv(udp.as_ref(), &mut buf) => match r {
                 Ok((n, from)) => {
@@ -93,7 +115,7 @@ async fn run(
                 TcpIn::Closed { conn } => { writers.remove(&conn); }
                 TcpIn::Message { conn, peer, local, parsed, raw } => {
                     let peer = Peer { transport: Transport::Tcp, addr: peer, conn: Some(conn) };
-                    ep.handle_message(Instant::now(), unix_now(), parsed, &raw, peer, local);
+                    ep.handle_message(Instant::now(), unix_now(), *parsed, &raw, peer, local);
                 }
             },
             _ = tokio::time::sleep(sleep_for) => ep.handle_timeout(Instant::now()),
@@ -117,7 +139,11 @@ async fn run(
     }
 }
 
-async fn flush(ep: &mut Endpoint, udp: Option<&tokio::net::UdpSocket>, writers: &HashMap<u64, mpsc::Sender<Bytes>>) {
+async fn flush(
+    ep: &mut Endpoint,
+    udp: Option<&tokio::net::UdpSocket>,
+    writers: &HashMap<u64, mpsc::Sender<Bytes>>,
+) {
     while let Some(Transmit { to, data }) = ep.poll_transmit() {
         match to.transport {
             Transport::Udp => {
@@ -157,7 +183,12 @@ fn log_event(ev: &EndpointEvent) {
         EndpointEvent::CallOffered { call_id, from, to } => {
             info!(call_id = %String::from_utf8_lossy(call_id), from, to, "incoming call")
         }
-        EndpointEvent::CallAnswered { call_id, codec, remote_rtp, local_rtp_port } => info!(
+        EndpointEvent::CallAnswered {
+            call_id,
+            codec,
+            remote_rtp,
+            local_rtp_port,
+        } => info!(
             call_id = %String::from_utf8_lossy(call_id), codec = codec.name(), %remote_rtp, local_rtp_port,
             "call answered"
         ),
@@ -172,7 +203,10 @@ fn log_event(ev: &EndpointEvent) {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// The local address a peer reaches us at. With a wildcard bind the kernel's route to the
@@ -184,7 +218,10 @@ struct LocalAddrs {
 
 impl LocalAddrs {
     fn new(listen: SocketAddr) -> LocalAddrs {
-        LocalAddrs { listen, cache: HashMap::new() }
+        LocalAddrs {
+            listen,
+            cache: HashMap::new(),
+        }
     }
 
     fn for_peer(&mut self, peer: IpAddr) -> SocketAddr {

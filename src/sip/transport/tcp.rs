@@ -48,12 +48,23 @@ pub async fn accept_loop(
     }
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, to_core: mpsc::Sender<TcpIn>, idle: Duration) {
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    to_core: mpsc::Sender<TcpIn>,
+    idle: Duration,
+) {
     let conn = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
-    let Ok(local) = stream.local_addr() else { return };
+    let Ok(local) = stream.local_addr() else {
+        return;
+    };
     let (mut rd, mut wr) = stream.into_split();
     let (wtx, mut wrx) = mpsc::channel::<Bytes>(256);
-    if to_core.send(TcpIn::Open { conn, writer: wtx }).await.is_err() {
+    if to_core
+        .send(TcpIn::Open { conn, writer: wtx })
+        .await
+        .is_err()
+    {
         return;
     }
     let writer = tokio::spawn(async move {
@@ -82,7 +93,13 @@ async fn connection(stream: TcpStream, peer: SocketAddr, to_core: mpsc::Sender<T
                 debug!(%peer, error = %e, "TCP stream cannot be framed; closing");
             }
             let raw = Bytes::new();
-            let msg = TcpIn::Message { conn, peer, local, parsed, raw };
+            let msg = TcpIn::Message {
+                conn,
+                peer,
+                local,
+                parsed: Box::new(parsed),
+                raw,
+            };
             if to_core.send(msg).await.is_err() || broken {
                 break 'read;
             }

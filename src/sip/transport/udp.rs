@@ -18,7 +18,10 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
 }
 
 /// Receives one datagram; pends forever when the profile has no UDP.
-pub async fn recv(sock: Option<&UdpSocket>, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+pub async fn recv(
+    sock: Option<&UdpSocket>,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, SocketAddr)> {
     match sock {
         Some(s) => s.recv_from(buf).await,
         None => std::future::pending().await,

@@ -1,3 +1,11 @@
-//! Media: RTP port allocation now; RTP sessions, codecs and the rest come with the media core.
+//! Media: RTP sessions, G.711, DTMF, prompts, tones, recording (DESIGN.md `media/`).
+//! Pure building blocks here; the worker threads that own sockets and calls tick them.
 
+pub mod dtmf;
+pub mod g711;
+pub mod player;
 pub mod ports;
+pub mod recorder;
+pub mod resample;
+pub mod rtp;
+pub mod tone;

@@ -1,0 +1,1 @@
+//! DTMF: RFC 4733 events and in-band detection. Being written.

@@ -1,0 +1,1 @@
+//! RTP sessions, jitter buffer, RTCP. Being written.

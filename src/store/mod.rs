@@ -1,0 +1,1 @@
+//! CDR store (sqlx). Being written.

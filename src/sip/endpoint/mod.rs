@@ -39,23 +39,47 @@ use std::time::{Duration, Instant};
 use timers::{CallTimers, TimerKind};
 use tracing::{debug, info, warn};
 
+/// Who ended a call, for the CDR.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HangupSide {
+    /// The caller sent BYE or CANCEL.
+    Caller,
+    /// Hotline decided (the app finished, the call-length limit).
+    Hotline,
+    /// Something failed (no ACK, RTP timeout, bad SDP, shutdown).
+    System,
+}
+
+impl HangupSide {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HangupSide::Caller => "caller",
+            HangupSide::Hotline => "hotline",
+            HangupSide::System => "system",
+        }
+    }
+}
+
 /// What the endpoint tells the rest of Hotline (and the logs).
 #[derive(Clone, Debug, PartialEq)]
 pub enum EndpointEvent {
     CallOffered {
         call_id: Bytes,
+        /// The caller's number (From user part), unmasked: the CDR needs it; logs mask it.
         from: String,
+        /// The dialled number (Request-URI user part).
         to: String,
     },
     CallAnswered {
         call_id: Bytes,
-        codec: Codec,
-        remote_rtp: SocketAddr,
-        local_rtp_port: u16,
+        /// Where the call's RTP socket binds.
+        local_rtp: SocketAddr,
+        negotiated: sdp::Negotiated,
     },
-    CallHeld {
+    /// A re-INVITE changed the media (hold/resume, new address or codec).
+    MediaChanged {
         call_id: Bytes,
-        on_hold: bool,
+        negotiated: sdp::Negotiated,
     },
     Dtmf {
         call_id: Bytes,
@@ -64,6 +88,7 @@ pub enum EndpointEvent {
     CallEnded {
         call_id: Bytes,
         cause: String,
+        side: HangupSide,
     },
     Registered {
         aor: String,
@@ -260,9 +285,12 @@ impl Endpoint {
         while let Some((kind, id)) = self.timers.pop_due(now) {
             match kind {
                 TimerKind::Answer => self.answer(now, &id),
-                TimerKind::MaxDuration => {
-                    self.hang_up(now, &id, "max call duration reached (max_call_seconds)")
-                }
+                TimerKind::MaxDuration => self.hang_up(
+                    now,
+                    &id,
+                    "max call duration reached (max_call_seconds)",
+                    HangupSide::Hotline,
+                ),
             }
         }
         self.drain_tx_events(now);
@@ -291,7 +319,7 @@ impl Endpoint {
     pub fn hang_up_all(&mut self, now: Instant, cause: &str) {
         let ids: Vec<DialogId> = self.calls.keys().cloned().collect();
         for id in ids {
-            self.hang_up(now, &id, cause);
+            self.hang_up(now, &id, cause, HangupSide::System);
         }
         self.drain_tx_events(now);
     }
@@ -309,7 +337,12 @@ impl Endpoint {
                 TxEvent::Ack { req, .. } => self.on_ack(now, &req),
                 TxEvent::AckTimeout { id } => {
                     if let Some(d) = self.by_invite.remove(&id) {
-                        self.hang_up(now, &d, "no ACK for 200 OK (RFC 3261 §13.3.1.4)");
+                        self.hang_up(
+                            now,
+                            &d,
+                            "no ACK for 200 OK (RFC 3261 §13.3.1.4)",
+                            HangupSide::System,
+                        );
                     }
                 }
                 TxEvent::Response { id, resp } => {
@@ -565,17 +598,16 @@ impl Endpoint {
         }
         let did = call.dialog.id.clone();
         self.stats.calls_total += 1;
+        let from_uri = call
+            .invite
+            .headers
+            .from_addr()
+            .map(|a| a.uri)
+            .unwrap_or_default();
         self.events.push_back(EndpointEvent::CallOffered {
             call_id: did.call_id.clone(),
-            from: mask(
-                &call
-                    .invite
-                    .headers
-                    .from_addr()
-                    .map(|a| a.uri)
-                    .unwrap_or_default(),
-            ),
-            to: String::from_utf8_lossy(&call.invite.uri).into_owned(),
+            from: uri_user(&from_uri),
+            to: uri_user(&call.invite.uri),
         });
         self.by_invite.insert(id, did.clone());
         self.calls.insert(did.clone(), call);
@@ -688,7 +720,7 @@ impl Endpoint {
             did.local_tag.clone(),
             call.reply_to.transport,
         );
-        let answered = call.negotiated.as_ref().map(|n| (n.codec, n.remote_rtp));
+        let answered = call.negotiated.clone();
         let port = call.media.port;
         let contact = self.contact(transport);
         let extra = [
@@ -703,12 +735,11 @@ impl Endpoint {
             ),
         ];
         self.respond(now, id, &req, 200, "OK", &extra, Some(&tag));
-        if let Some((codec, remote_rtp)) = answered {
+        if let Some(negotiated) = answered {
             self.events.push_back(EndpointEvent::CallAnswered {
                 call_id: did.call_id.clone(),
-                codec,
-                remote_rtp,
-                local_rtp_port: port,
+                local_rtp: self.rtp_bind(port),
+                negotiated,
             });
         }
         if self.profile.max_call_seconds > 0 {
@@ -734,18 +765,17 @@ impl Endpoint {
                 .and_then(|b| sdp::read_answer(&b, &call.media).map_err(|e| e.to_string()));
             match read {
                 Ok(n) => {
-                    let ev = EndpointEvent::CallAnswered {
+                    call.negotiated = Some(n.clone());
+                    let local_rtp = SocketAddr::new(self.profile.listen.ip(), call.media.port);
+                    self.events.push_back(EndpointEvent::CallAnswered {
                         call_id: did.call_id.clone(),
-                        codec: n.codec,
-                        remote_rtp: n.remote_rtp,
-                        local_rtp_port: call.media.port,
-                    };
-                    call.negotiated = Some(n);
-                    self.events.push_back(ev);
+                        local_rtp,
+                        negotiated: n,
+                    });
                 }
                 Err(why) => {
                     let cause = format!("bad SDP answer in ACK: {why}");
-                    self.hang_up(now, &did, &cause);
+                    self.hang_up(now, &did, &cause, HangupSide::System);
                 }
             }
         }
@@ -791,7 +821,7 @@ impl Endpoint {
                     Some(&did.local_tag),
                 );
             }
-            self.end_call(&did, "caller cancelled before answer");
+            self.end_call(&did, "caller cancelled before answer", HangupSide::Caller);
         }
     }
 
@@ -828,7 +858,7 @@ impl Endpoint {
                 Some(&did.local_tag),
             );
         }
-        self.end_call(&did, "caller hung up (BYE)");
+        self.end_call(&did, "caller hung up (BYE)", HangupSide::Caller);
     }
 
     fn on_reinvite(&mut self, now: Instant, id: ServerTxId, req: &Request, tag: Bytes) {
@@ -882,7 +912,7 @@ impl Endpoint {
             call.media.session_version += 1;
             match sdp::answer(&offer, &call.media) {
                 Ok(a) => {
-                    held = Some(a.negotiated.on_hold);
+                    held = Some(a.negotiated.clone());
                     call.set_answer(a);
                 }
                 Err(e) => {
@@ -914,11 +944,11 @@ impl Endpoint {
             &extra,
             Some(&did.local_tag.clone()),
         );
-        if let Some(on_hold) = held {
-            info!(call_id = %String::from_utf8_lossy(&did.call_id), on_hold, "re-INVITE");
-            self.events.push_back(EndpointEvent::CallHeld {
+        if let Some(negotiated) = held {
+            info!(call_id = %String::from_utf8_lossy(&did.call_id), on_hold = negotiated.on_hold, "re-INVITE");
+            self.events.push_back(EndpointEvent::MediaChanged {
                 call_id: did.call_id.clone(),
-                on_hold,
+                negotiated,
             });
         }
     }
@@ -952,7 +982,7 @@ impl Endpoint {
     }
 
     /// Our side hangs up: BYE when answered, 480 while ringing.
-    fn hang_up(&mut self, now: Instant, did: &DialogId, cause: &str) {
+    fn hang_up(&mut self, now: Instant, did: &DialogId, cause: &str, side: HangupSide) {
         let Some(call) = self.calls.get_mut(did) else {
             return;
         };
@@ -986,10 +1016,26 @@ impl Endpoint {
                 self.by_bye.insert(txid, did.clone());
             }
         }
-        self.end_call(did, cause);
+        self.end_call(did, cause, side);
     }
 
-    fn end_call(&mut self, did: &DialogId, cause: &str) {
+    /// Hangs up a call by Call-ID on behalf of the rest of Hotline (media timeout, the app
+    /// finished). Unknown or already ended calls are ignored.
+    pub fn hang_up_call(&mut self, now: Instant, call_id: &[u8], cause: &str, side: HangupSide) {
+        let did = self.calls.keys().find(|d| d.call_id == call_id).cloned();
+        if let Some(did) = did {
+            self.hang_up(now, &did, cause, side);
+            self.drain_tx_events(now);
+        }
+    }
+
+    /// Where a call's RTP socket binds: the profile's listen IP (the wildcard when it
+    /// listens on every address) and the allocated port.
+    fn rtp_bind(&self, port: u16) -> SocketAddr {
+        SocketAddr::new(self.profile.listen.ip(), port)
+    }
+
+    fn end_call(&mut self, did: &DialogId, cause: &str, side: HangupSide) {
         if let Some(call) = self.calls.remove(did) {
             self.ports.release(call.media.port);
             for t in call.timers {
@@ -999,6 +1045,7 @@ impl Endpoint {
             self.events.push_back(EndpointEvent::CallEnded {
                 call_id: did.call_id.clone(),
                 cause: cause.into(),
+                side,
             });
         }
     }
@@ -1190,6 +1237,19 @@ fn remove_flag(v: &[u8], name: &[u8]) -> Vec<u8> {
         out.extend_from_slice(p);
     }
     out
+}
+
+/// The user part of a SIP/tel URI (the phone number), unescaped; the whole text otherwise.
+pub fn uri_user(uri: &[u8]) -> String {
+    let b = Bytes::copy_from_slice(uri);
+    match crate::sip::message::Uri::parse(&b) {
+        Ok(u) => match u.user {
+            Some(user) => String::from_utf8_lossy(&user).into_owned(),
+            None if &u.scheme[..] == b"tel" => String::from_utf8_lossy(&u.host).into_owned(),
+            None => String::new(),
+        },
+        Err(_) => String::from_utf8_lossy(uri).into_owned(),
+    }
 }
 
 /// Masks the middle digits of the user part (a phone number) of a URI for logs

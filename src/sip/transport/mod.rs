@@ -8,7 +8,7 @@
 mod tcp;
 mod udp;
 
-use crate::sip::endpoint::{Endpoint, EndpointEvent, EndpointStats};
+use crate::sip::endpoint::{Endpoint, EndpointEvent, EndpointStats, mask};
 use crate::sip::message::{Message, ParseError};
 use crate::sip::transaction::{Peer, Transmit, Transport};
 use bytes::Bytes;
@@ -180,21 +180,25 @@ fn usable_destination(a: SocketAddr) -> bool {
 
 fn log_event(ev: &EndpointEvent) {
     match ev {
-        EndpointEvent::CallOffered { call_id, from, to } => {
-            info!(call_id = %String::from_utf8_lossy(call_id), from, to, "incoming call")
-        }
+        EndpointEvent::CallOffered { call_id, from, to } => info!(
+            call_id = %String::from_utf8_lossy(call_id), from = %mask(from.as_bytes()), to,
+            "incoming call"
+        ),
         EndpointEvent::CallAnswered {
             call_id,
-            codec,
-            remote_rtp,
-            local_rtp_port,
+            negotiated,
+            ..
         } => info!(
-            call_id = %String::from_utf8_lossy(call_id), codec = codec.name(), %remote_rtp, local_rtp_port,
-            "call answered"
+            call_id = %String::from_utf8_lossy(call_id), codec = negotiated.codec.name(),
+            remote_rtp = %negotiated.remote_rtp, "call answered"
         ),
-        EndpointEvent::CallHeld { call_id, on_hold } => {
-            info!(call_id = %String::from_utf8_lossy(call_id), on_hold, "hold state changed")
-        }
+        EndpointEvent::MediaChanged {
+            call_id,
+            negotiated,
+        } => info!(
+            call_id = %String::from_utf8_lossy(call_id), on_hold = negotiated.on_hold,
+            "media changed (re-INVITE)"
+        ),
         EndpointEvent::Dtmf { call_id, digit } => {
             info!(call_id = %String::from_utf8_lossy(call_id), %digit, "DTMF (SIP INFO)")
         }

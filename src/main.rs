@@ -102,7 +102,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             stats: stats_rx,
         });
         let endpoint = Endpoint::new(profile, ports, rand::random());
-        let run = transport::bind(driver_cfg, endpoint, stats_tx, shutdown_rx.clone())
+        let (ev_tx, mut ev_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (_cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move { while ev_rx.recv().await.is_some() {} });
+        let links = transport::DriverLinks {
+            events: ev_tx,
+            commands: cmd_rx,
+        };
+        let run = transport::bind(driver_cfg, endpoint, stats_tx, shutdown_rx.clone(), links)
             .await
             .context("cannot start SIP (is another server on that port? use --sip-listen)")?;
         drivers.push(tokio::spawn(run));

@@ -1,5 +1,6 @@
-//! Reading `hotline.toml`: node identity, listen addresses, RTP ports and directories.
-//! Every key is optional; absent keys take the defaults in `load.rs`.
+//! Reading `hotline.toml`: node identity, listen addresses, RTP ports, directories, the
+//! database, `[media]` and `[numbers]`. Every key is optional; absent keys take the defaults
+//! in `load.rs`, `media.rs` and `numbers.rs`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,8 +9,11 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::error::{Location, Problem, Source, from_toml, sort_by_position};
+use super::media::{MAX_MEDIA_SECS, MAX_MEDIA_WORKERS};
+use super::numbers::NumberPlan;
+use super::numbers_file::{RawNumbers, parse_numbers};
 use super::ports::PortRange;
-use super::values::{check_name, parse_listen};
+use super::values::{check_name, parse_database, parse_listen};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,7 +24,29 @@ struct RawMain {
     rtp_ports: Option<Spanned<String>>,
     data_dir: Option<Spanned<String>>,
     recordings_dir: Option<Spanned<String>>,
+    prompts_dir: Option<Spanned<String>>,
     profiles_dir: Option<Spanned<String>>,
+    database: Option<Spanned<String>>,
+    media: Option<RawMedia>,
+    numbers: Option<RawNumbers>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMedia {
+    workers: Option<Spanned<u64>>,
+    rtp_timeout_secs: Option<Spanned<u64>>,
+    record: Option<bool>,
+    shutdown_grace_secs: Option<Spanned<u64>>,
+}
+
+/// What `[media]` sets; `workers` is still as written (0 = one per core).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct MediaFile {
+    pub workers: Option<usize>,
+    pub rtp_timeout_secs: Option<u64>,
+    pub record: Option<bool>,
+    pub shutdown_grace_secs: Option<u64>,
 }
 
 /// What hotline.toml sets, with positions for later cross-checks. Paths are as written
@@ -33,7 +59,13 @@ pub(crate) struct MainFile {
     pub rtp_ports: Option<(PortRange, Location)>,
     pub data_dir: Option<PathBuf>,
     pub recordings_dir: Option<PathBuf>,
+    pub prompts_dir: Option<PathBuf>,
     pub profiles_dir: Option<(PathBuf, Location)>,
+    /// Checked by [`parse_database`]; a relative SQLite path is not yet resolved.
+    pub database: Option<String>,
+    pub media: MediaFile,
+    /// `None` without a `[numbers]` table: the built-in plan applies.
+    pub numbers: Option<NumberPlan>,
 }
 
 fn example(key: &str) -> Option<&'static str> {
@@ -44,7 +76,15 @@ fn example(key: &str) -> Option<&'static str> {
         "rtp_ports" => "rtp_ports = \"20000-29999\"",
         "data_dir" => "data_dir = \"var\"",
         "recordings_dir" => "recordings_dir = \"recordings\"",
+        "prompts_dir" => "prompts_dir = \"prompts\"",
         "profiles_dir" => "profiles_dir = \"sip-profiles\"",
+        "database" => "database = \"postgres://hotline:PASSWORD@db.example/hotline\"",
+        "media" => "[media] workers = 0",
+        "workers" => "workers = 0",
+        "rtp_timeout_secs" => "rtp_timeout_secs = 60",
+        "record" => "record = true",
+        "shutdown_grace_secs" => "shutdown_grace_secs = 30",
+        "numbers" => "[numbers] default = \"welcome\"",
         _ => return None,
     })
 }
@@ -96,10 +136,70 @@ pub(crate) fn parse_main(src: &Source<'_>, problems: &mut Vec<Problem>) -> Optio
     };
     out.data_dir = dir("data_dir", &raw.data_dir, "var").map(|d| d.0);
     out.recordings_dir = dir("recordings_dir", &raw.recordings_dir, "recordings").map(|d| d.0);
+    out.prompts_dir = dir("prompts_dir", &raw.prompts_dir, "prompts").map(|d| d.0);
     out.profiles_dir = dir("profiles_dir", &raw.profiles_dir, "sip-profiles");
+    if let Some(db) = &raw.database {
+        match parse_database(db.get_ref()) {
+            Ok(url) => out.database = Some(url),
+            Err(e) => problems.push(src.problem(db.span(), format!("database: {e}"))),
+        }
+    }
+    if let Some(m) = &raw.media {
+        out.media = media(src, m, problems);
+    }
+    if let Some(n) = &raw.numbers {
+        out.numbers = Some(parse_numbers(src, n, problems));
+    }
 
     sort_by_position(&mut problems[before..]);
     (problems.len() == before).then_some(out)
+}
+
+fn media(src: &Source<'_>, m: &RawMedia, problems: &mut Vec<Problem>) -> MediaFile {
+    let mut out = MediaFile {
+        record: m.record,
+        ..MediaFile::default()
+    };
+    if let Some(w) = &m.workers {
+        match usize::try_from(*w.get_ref()) {
+            Ok(n) if n <= MAX_MEDIA_WORKERS => out.workers = Some(n),
+            _ => problems.push(src.problem(
+                w.span(),
+                format!(
+                    "media.workers: {} is more than {MAX_MEDIA_WORKERS}; use 0 for one worker \
+                     per core ({} here)",
+                    w.get_ref(),
+                    super::media::MediaSettings::workers_per_core()
+                ),
+            )),
+        }
+    }
+    let mut secs = |key: &str, raw: &Option<Spanned<u64>>, usual: u64, zero: &str| {
+        let raw = raw.as_ref()?;
+        let v = *raw.get_ref();
+        if v > MAX_MEDIA_SECS {
+            let msg = format!(
+                "media.{key}: {v} is more than {MAX_MEDIA_SECS} (1 hour); use e.g. {usual}, or 0 \
+                 to {zero}"
+            );
+            problems.push(src.problem(raw.span(), msg));
+            return None;
+        }
+        Some(v)
+    };
+    out.rtp_timeout_secs = secs(
+        "rtp_timeout_secs",
+        &m.rtp_timeout_secs,
+        60,
+        "never hang up for silence",
+    );
+    out.shutdown_grace_secs = secs(
+        "shutdown_grace_secs",
+        &m.shutdown_grace_secs,
+        30,
+        "hang up every call at once",
+    );
+    out
 }
 
 #[cfg(test)]
@@ -129,7 +229,10 @@ mod tests {
         let (m, problems) = parse(
             "node_id = \"edge-2\"\nsip_listen = \"10.0.0.1:5080\"\nhttp_listen = \"[::1]:9000\"\n\
              rtp_ports = \"40000-40999\"\ndata_dir = \"/srv/var\"\nrecordings_dir = \"rec\"\n\
-             profiles_dir = \"profiles\"\n",
+             profiles_dir = \"profiles\"\nprompts_dir = \"/srv/prompts\"\n\
+             database = \"postgres://h:pw@db/cdr\"\n\
+             [media]\nworkers = 3\nrtp_timeout_secs = 0\nrecord = false\nshutdown_grace_secs = 3600\n\
+             [numbers]\ndefault = \"echo\"\n\"1\" = \"welcome\"\n",
         );
         assert!(problems.is_empty(), "{problems:?}");
         let m = m.unwrap();
@@ -148,6 +251,15 @@ mod tests {
         assert_eq!(m.data_dir, Some(PathBuf::from("/srv/var")));
         assert_eq!(m.recordings_dir, Some(PathBuf::from("rec")));
         assert_eq!(m.profiles_dir.unwrap().0, PathBuf::from("profiles"));
+        assert_eq!(m.prompts_dir, Some(PathBuf::from("/srv/prompts")));
+        assert_eq!(m.database.as_deref(), Some("postgres://h:pw@db/cdr"));
+        assert_eq!(m.media.workers, Some(3));
+        assert_eq!(m.media.rtp_timeout_secs, Some(0));
+        assert_eq!(m.media.record, Some(false));
+        assert_eq!(m.media.shutdown_grace_secs, Some(3600));
+        let n = m.numbers.unwrap();
+        assert_eq!(n.default_app, "echo");
+        assert_eq!(n.route("1"), ("welcome", None));
     }
 
     #[test]
@@ -159,7 +271,7 @@ mod tests {
             vec![
                 "hotline.toml:3:1: unknown key \"sip_lisen\"; did you mean \"sip_listen\"? valid \
                  keys: node_id, sip_listen, http_listen, rtp_ports, data_dir, recordings_dir, \
-                 profiles_dir"
+                 prompts_dir, profiles_dir, database, media, numbers"
             ]
         );
     }
@@ -181,6 +293,89 @@ mod tests {
                 "hotline.toml:3:13: rtp_ports: \"20000:29999\" is not a port range; expected \
                  LO-HI such as 20000-29999",
                 "hotline.toml:4:12: data_dir: empty; write a directory such as \"var\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn absent_tables_set_nothing() {
+        let (m, _) = parse("node_id = \"a\"\n");
+        let m = m.unwrap();
+        assert!(m.numbers.is_none() && m.database.is_none() && m.prompts_dir.is_none());
+        assert!(m.media.workers.is_none() && m.media.record.is_none());
+    }
+
+    #[test]
+    fn bad_media_database_and_numbers_are_all_reported() {
+        let (m, problems) = parse(
+            "database = \"/var/h.db\"\nprompts_dir = \" \"\n[media]\nworkers = 1000\n\
+             rtp_timeout_secs = 3601\nshutdown_grace_secs = 7200\n[numbers]\n\"9x\" = \"echo\"\n",
+        );
+        assert!(m.is_none());
+        let per_core = crate::config::MediaSettings::workers_per_core();
+        assert_eq!(
+            problems,
+            vec![
+                "hotline.toml:1:12: database: \"/var/h.db\" is not a database Hotline can use; \
+                 write sqlite:///var/lib/hotline/hotline.db or postgres://USER:PASSWORD@HOST/DB, \
+                 or leave it out for the SQLite file in data_dir"
+                    .to_string(),
+                "hotline.toml:2:15: prompts_dir: empty; write a directory such as \"prompts\""
+                    .to_string(),
+                format!(
+                    "hotline.toml:4:11: media.workers: 1000 is more than 256; use 0 for one \
+                     worker per core ({per_core} here)"
+                ),
+                "hotline.toml:5:20: media.rtp_timeout_secs: 3601 is more than 3600 (1 hour); \
+                 use e.g. 60, or 0 to never hang up for silence"
+                    .to_string(),
+                "hotline.toml:6:23: media.shutdown_grace_secs: 7200 is more than 3600 (1 hour); \
+                 use e.g. 30, or 0 to hang up every call at once"
+                    .to_string(),
+                "hotline.toml:8:1: numbers: \"9x\" is not a number; keys are default = \
+                 \"welcome\", or a number: digits with an optional leading + and an optional \
+                 trailing * for a prefix, such as \"9196\", \"+861012345678\" or \"400800*\""
+                    .to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn media_keys_are_checked_by_name_and_type() {
+        let (_, problems) = parse("[media]\nworker = 2\n");
+        assert_eq!(
+            problems,
+            vec![
+                "hotline.toml:2:1: unknown key \"worker\" in [media]; did you mean \"workers\"? \
+                 valid keys: workers, rtp_timeout_secs, record, shutdown_grace_secs"
+            ]
+        );
+        let (_, problems) = parse("[media]\nworkers = -1\n");
+        assert_eq!(
+            problems,
+            vec![
+                "hotline.toml:2:11: workers: invalid value: integer `-1`, expected u64; write it \
+                 like: workers = 0"
+            ]
+        );
+        let (_, problems) = parse("[media]\nrecord = \"yes\"\n");
+        assert_eq!(
+            problems,
+            vec![
+                "hotline.toml:2:10: record: invalid type: string \"yes\", expected a boolean; \
+                 write it like: record = true"
+            ]
+        );
+    }
+
+    #[test]
+    fn numbers_must_be_a_table() {
+        let (_, problems) = parse("numbers = \"echo\"\n");
+        assert_eq!(
+            problems,
+            vec![
+                "hotline.toml:1:11: numbers: invalid type: string \"echo\", expected a map; \
+                 write it like: [numbers] default = \"welcome\""
             ]
         );
     }

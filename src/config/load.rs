@@ -1,5 +1,7 @@
 //! [`load`]: find and read hotline.toml and the SIP profiles, apply the command line, and
 //! check what only the whole picture shows (duplicate names, clashing addresses and ports).
+//! Relative paths in files are taken against the config file's directory, on the command
+//! line against the working directory.
 
 use std::fs;
 use std::io;
@@ -7,10 +9,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use super::error::{ConfigError, Location, Problem, Source};
-use super::file::{MainFile, parse_main};
+use super::file::{MainFile, MediaFile, parse_main};
+use super::media::MediaSettings;
 use super::ports::PortRange;
 use super::profile::{Profile, TransportKind};
 use super::profile_file::{LoadedProfile, parse_profile};
+use super::values::{parse_database, sqlite_path};
 use super::{Config, DEFAULT_HTTP_LISTEN, DEFAULT_NODE_ID, DEFAULTS_SOURCE};
 use crate::cli::ServeArgs;
 
@@ -85,6 +89,19 @@ fn finish(
             None => (PortRange::DEFAULT, None),
         },
     };
+    let database = match &args.database {
+        Some(raw) => match parse_database(raw) {
+            Ok(url) => Some(resolve_database(cwd, &url)),
+            Err(e) => {
+                problems.push(Problem::new(Location::Flag("--database"), e));
+                None
+            }
+        },
+        None => main
+            .database
+            .as_deref()
+            .map(|url| resolve_database(&config_dir, url)),
+    };
     cross_check(&loaded, &http, &rtp, problems);
     if !problems.is_empty() {
         return Err(ConfigError::new(std::mem::take(problems)));
@@ -104,6 +121,10 @@ fn finish(
         rtp_ports: rtp.0,
         data_dir: dir(&args.data_dir, &main.data_dir, "var"),
         recordings_dir: dir(&args.recordings, &main.recordings_dir, "recordings"),
+        prompts_dir: dir(&None, &main.prompts_dir, "prompts"),
+        database,
+        media: media(&main.media),
+        numbers: main.numbers.clone().unwrap_or_default(),
         profiles: loaded.into_iter().map(|l| l.profile).collect(),
         source: source.unwrap_or_else(|| PathBuf::from(DEFAULTS_SOURCE)),
     })
@@ -115,6 +136,28 @@ fn resolve(dir: &Path, p: &Path) -> PathBuf {
         p.to_path_buf()
     } else {
         dir.join(p)
+    }
+}
+
+/// A `sqlite://` URL with a relative path made relative to `dir`; other URLs unchanged.
+fn resolve_database(dir: &Path, url: &str) -> String {
+    match sqlite_path(url) {
+        Some(path) => format!("sqlite://{}", resolve(dir, Path::new(path)).display()),
+        None => url.to_string(),
+    }
+}
+
+/// `[media]` over the defaults, with `workers = 0` made one per core.
+fn media(file: &MediaFile) -> MediaSettings {
+    let d = MediaSettings::default();
+    MediaSettings {
+        workers: match file.workers {
+            Some(0) | None => d.workers,
+            Some(n) => n,
+        },
+        rtp_timeout_secs: file.rtp_timeout_secs.unwrap_or(d.rtp_timeout_secs),
+        record: file.record.unwrap_or(d.record),
+        shutdown_grace_secs: file.shutdown_grace_secs.unwrap_or(d.shutdown_grace_secs),
     }
 }
 

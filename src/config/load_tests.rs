@@ -61,9 +61,12 @@ fn nothing_on_disk_gives_builtin_defaults() {
     let expected = Config {
         data_dir: t.0.join("var"),
         recordings_dir: t.0.join("recordings"),
+        prompts_dir: t.0.join("prompts"),
         ..Config::default()
     };
     assert_eq!(c, expected);
+    assert_eq!(c.numbers.route("9196"), ("echo", None));
+    assert_eq!(c.database, None);
     assert_eq!(c.source, PathBuf::from("<defaults>"));
     assert_eq!(c.default_profile().file, PathBuf::from("<built-in>"));
 }
@@ -159,6 +162,7 @@ fn flags_override_the_file() {
         }),
         data_dir: Some("flag-var".into()),
         recordings: Some("/abs/rec".into()),
+        database: Some("sqlite://flag.db".into()),
     };
     let c = t.load(&args).unwrap();
     assert_eq!(c.default_profile().listen, "10.0.0.5:5090".parse().unwrap());
@@ -173,6 +177,111 @@ fn flags_override_the_file() {
     // Flag paths are relative to the working directory, not the config file.
     assert_eq!(c.data_dir, t.0.join("flag-var"));
     assert_eq!(c.recordings_dir, PathBuf::from("/abs/rec"));
+    assert_eq!(
+        c.database,
+        Some(format!("sqlite://{}", t.0.join("flag.db").display()))
+    );
+}
+
+#[test]
+fn media_prompts_database_and_numbers_from_the_file() {
+    let t = TempDir::new();
+    t.write(
+        "etc/hotline.toml",
+        "prompts_dir = \"audio\"\ndatabase = \"sqlite:db/cdr.db\"\n\
+         [media]\nworkers = 3\nrtp_timeout_secs = 0\nrecord = false\nshutdown_grace_secs = 5\n\
+         [numbers]\ndefault = \"echo\"\n\"400800*\" = { app = \"welcome\", record = true }\n",
+    );
+    let c = t.load(&with_config("etc/hotline.toml")).unwrap();
+    assert_eq!(c.prompts_dir, t.0.join("etc/audio"));
+    // A relative SQLite path is relative to the config file, like the directories.
+    assert_eq!(
+        c.database,
+        Some(format!("sqlite://{}", t.0.join("etc/db/cdr.db").display()))
+    );
+    assert_eq!(
+        c.media,
+        MediaSettings {
+            workers: 3,
+            rtp_timeout_secs: 0,
+            record: false,
+            shutdown_grace_secs: 5,
+        }
+    );
+    // A [numbers] table replaces the built-in plan, 9196 included.
+    assert_eq!(c.numbers.route("9196"), ("echo", None));
+    assert_eq!(c.numbers.route("4008001"), ("welcome", Some(true)));
+    assert_eq!(c.numbers.routes.len(), 1);
+    assert!(c.record_for(c.default_profile(), "4008001"));
+    assert!(!c.record_for(c.default_profile(), "9196"));
+}
+
+#[test]
+fn workers_zero_means_one_per_core_and_absolute_urls_stay() {
+    let t = TempDir::new();
+    t.write(
+        "hotline.toml",
+        "database = \"postgres://h:pw@db/cdr\"\n[media]\nworkers = 0\n",
+    );
+    let c = t.load(&with_config("hotline.toml")).unwrap();
+    assert_eq!(c.media.workers, MediaSettings::workers_per_core());
+    assert!(c.media.workers >= 1);
+    assert_eq!(c.database.as_deref(), Some("postgres://h:pw@db/cdr"));
+    // --database replaces the file's URL.
+    let args = ServeArgs {
+        database: Some("sqlite:///srv/h.db".into()),
+        ..with_config("hotline.toml")
+    };
+    assert_eq!(
+        t.load(&args).unwrap().database.as_deref(),
+        Some("sqlite:///srv/h.db")
+    );
+}
+
+#[test]
+fn bad_database_flag_is_reported_without_its_password() {
+    let t = TempDir::new();
+    let args = ServeArgs {
+        database: Some("mysql://root:pw@db/x".into()),
+        ..ServeArgs::default()
+    };
+    assert_eq!(
+        t.errors(&args),
+        "--database: \"mysql://root:****@db/x\" is not a database Hotline can use; write \
+         sqlite:///var/lib/hotline/hotline.db or postgres://USER:PASSWORD@HOST/DB, or leave it \
+         out for the SQLite file in data_dir"
+    );
+}
+
+#[test]
+fn profile_record_is_read_and_used() {
+    let t = TempDir::new();
+    t.write(
+        "hotline.toml",
+        "[numbers]\n\"1\" = { app = \"echo\", record = true }\n",
+    );
+    t.write("sip-profiles/default.toml", "record = false\n");
+    let c = t.load(&with_config("hotline.toml")).unwrap();
+    assert_eq!(c.default_profile().record, Some(false));
+    assert!(!c.record_for(c.default_profile(), "2"));
+    assert!(c.record_for(c.default_profile(), "1"));
+}
+
+#[test]
+fn bad_numbers_stop_the_load_with_positions() {
+    let t = TempDir::new();
+    t.write(
+        "hotline.toml",
+        "[numbers]\n\"9196\" = \"echoo\"\n\"+86 10\" = \"echo\"\n",
+    );
+    assert_eq!(
+        t.errors(&with_config("hotline.toml")),
+        "hotline.toml:2:10: numbers.\"9196\": unknown app \"echoo\"; did you mean \"echo\"? \
+         valid apps: echo, welcome\n\
+         hotline.toml:3:1: numbers: \"+86 10\" is not a number; keys are default = \
+         \"welcome\", or a number: digits with an optional leading + and an optional trailing * \
+         for a prefix, such as \"9196\", \"+861012345678\" or \"400800*\""
+    );
 }
 
 #[test]
@@ -218,7 +327,7 @@ fn every_broken_profile_is_reported() {
          sip-profiles/b.toml:2:1: unknown key \"transport\"; did you mean \"transports\"? valid \
          keys: name, listen, transports, external_addr, media_addr, codecs, digest_algorithms, telephone_event, \
          ptime_ms, realm, auth_secret, ring_ms, max_call_seconds, tcp_idle_timeout_secs, \
-         rate_limit, registrar, timers, trunks, users"
+         record, rate_limit, registrar, timers, trunks, users"
     );
 }
 
@@ -371,6 +480,13 @@ fn shipped_configuration_loads_and_matches_the_defaults() {
     assert_eq!(c.rtp_ports, defaults.rtp_ports);
     assert_eq!(c.data_dir, root.join("var"));
     assert_eq!(c.recordings_dir, root.join("recordings"));
+    assert_eq!(c.prompts_dir, root.join("prompts"));
+    assert_eq!(c.database, None);
+    assert_eq!(c.media, defaults.media);
+    // The operator's first test call, kept for good.
+    assert_eq!(c.numbers, defaults.numbers);
+    assert_eq!(c.numbers.route("9196"), ("echo", None));
+    assert_eq!(c.numbers.route("4008001234"), ("welcome", None));
     // Every *.toml shipped in sip-profiles/ loads; default.toml is first and is the
     // built-in default profile written out.
     let mut builtin = Profile::builtin_default();
@@ -388,5 +504,6 @@ fn config_check_prints_the_summary() {
     let summary = crate::cli::config_check(&args).unwrap();
     assert!(summary.starts_with("configuration OK ("), "{summary}");
     assert!(summary.contains("profile \"default\""), "{summary}");
+    assert!(summary.contains("\n  9196            echo\n"), "{summary}");
     assert!(crate::cli::config_check(&with_config("/nonexistent/hotline.toml")).is_err());
 }

@@ -195,6 +195,9 @@ pub struct Profile {
     /// Hang up after this many seconds; 0 means no limit.
     pub max_call_seconds: u64,
     pub tcp_idle_timeout_secs: u64,
+    /// Record calls on this profile, overriding `[media] record`; a number's `record`
+    /// overrides this in turn (see `Config::record_for`).
+    pub record: Option<bool>,
     pub rate_limit: RateLimit,
     pub registrar: RegistrarSettings,
     pub timers: SipTimers,
@@ -250,6 +253,7 @@ impl Profile {
             ring_ms: 0,
             max_call_seconds: 0,
             tcp_idle_timeout_secs: 300,
+            record: None,
             rate_limit: RateLimit::default(),
             registrar: RegistrarSettings::default(),
             timers: SipTimers::default(),
@@ -312,6 +316,7 @@ impl fmt::Debug for Profile {
             .field("ring_ms", &self.ring_ms)
             .field("max_call_seconds", &self.max_call_seconds)
             .field("tcp_idle_timeout_secs", &self.tcp_idle_timeout_secs)
+            .field("record", &self.record)
             .field("rate_limit", &self.rate_limit)
             .field("registrar", &self.registrar)
             .field("timers", &self.timers)
@@ -347,6 +352,7 @@ mod tests {
         assert_eq!(p.ptime_ms, 20);
         assert_eq!(p.realm, "default");
         assert_eq!(p.tcp_idle_timeout_secs, 300);
+        assert_eq!(p.record, None);
         assert_eq!(
             p.rate_limit,
             RateLimit {

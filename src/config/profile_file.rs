@@ -30,6 +30,7 @@ struct RawProfile {
     ring_ms: Option<Spanned<u64>>,
     max_call_seconds: Option<u64>,
     tcp_idle_timeout_secs: Option<Spanned<u64>>,
+    record: Option<bool>,
     rate_limit: Option<RawRateLimit>,
     registrar: Option<Spanned<RawRegistrar>>,
     timers: Option<Spanned<RawTimers>>,
@@ -103,6 +104,7 @@ fn example(key: &str) -> Option<&'static str> {
         "ring_ms" => "ring_ms = 2000",
         "max_call_seconds" => "max_call_seconds = 3600",
         "tcp_idle_timeout_secs" => "tcp_idle_timeout_secs = 300",
+        "record" => "record = false",
         "rate_limit" => "[rate_limit] per_second = 50, burst = 100",
         "per_second" => "per_second = 50",
         "burst" => "burst = 100",
@@ -283,6 +285,7 @@ pub(crate) fn parse_profile(
         }
         p.tcp_idle_timeout_secs = *t.get_ref();
     }
+    p.record = raw.record;
     if let Some(rl) = &raw.rate_limit {
         if let Some(v) = rl.per_second {
             p.rate_limit.per_second = v;

@@ -45,6 +45,8 @@ fn empty_file_gives_defaults_named_after_the_file() {
     assert_eq!(p.codecs, vec!["PCMA", "PCMU"]);
     // A profile file without trunks admits nobody: the loopback trunk is only in defaults.
     assert!(p.trunks.is_empty());
+    // No record key: the number or [media] decides.
+    assert_eq!(p.record, None);
 }
 
 #[test]
@@ -63,6 +65,7 @@ auth_secret = "0123456789abcdef0123"
 ring_ms = 2000
 max_call_seconds = 3600
 tcp_idle_timeout_secs = 60
+record = false
 
 [rate_limit]
 per_second = 0
@@ -104,6 +107,7 @@ password = "pw1"
     assert_eq!(p.ring_ms, 2000);
     assert_eq!(p.max_call_seconds, 3600);
     assert_eq!(p.tcp_idle_timeout_secs, 60);
+    assert_eq!(p.record, Some(false));
     assert!(!p.rate_limit.is_enabled());
     assert_eq!(
         (
@@ -278,6 +282,13 @@ fn wrong_type_names_key_and_example() {
         vec![
             "sip-profiles/default.toml:3:9: allow: invalid type: string \"1.2.3.4\", expected a \
              sequence; write it like: allow = [\"198.51.100.0/24\", \"192.0.2.7\"]"
+        ]
+    );
+    assert_eq!(
+        errors("record = \"no\"\n"),
+        vec![
+            "sip-profiles/default.toml:1:10: record: invalid type: string \"no\", expected a \
+             boolean; write it like: record = false"
         ]
     );
 }

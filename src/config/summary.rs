@@ -1,10 +1,10 @@
-//! The human summary `hotline config check` prints. Secrets (passwords, auth_secret) are
-//! never shown, only whether they are set.
+//! The human summary `hotline config check` prints. Secrets (passwords, auth_secret, the
+//! database password) are never shown, only whether they are set.
 
 use std::fmt::Write;
 
-use super::Config;
 use super::profile::Profile;
+use super::{Config, redact_url};
 
 impl Config {
     /// A multi-line overview of what the server would run with.
@@ -22,10 +22,53 @@ impl Config {
         );
         let _ = writeln!(s, "  data_dir        {}", self.data_dir.display());
         let _ = writeln!(s, "  recordings_dir  {}", self.recordings_dir.display());
+        let _ = writeln!(s, "  prompts_dir     {}", self.prompts_dir.display());
+        let db = match &self.database {
+            Some(url) => redact_url(url),
+            None => "SQLite file in data_dir".to_string(),
+        };
+        let _ = writeln!(s, "  database        {db}");
+        self.media_summary(&mut s);
+        self.numbers_summary(&mut s);
         for (i, p) in self.profiles.iter().enumerate() {
             profile(&mut s, p, i == 0);
         }
         s
+    }
+
+    fn media_summary(&self, s: &mut String) {
+        let m = &self.media;
+        let _ = writeln!(s, "media");
+        let _ = writeln!(s, "  workers         {}", m.workers);
+        let silence = if m.rtp_timeout_secs == 0 {
+            "never hang up for silence".to_string()
+        } else {
+            format!("hang up after {} s without RTP", m.rtp_timeout_secs)
+        };
+        let _ = writeln!(s, "  rtp_timeout     {silence}");
+        let record = if m.record { "every call" } else { "no calls" };
+        let _ = writeln!(
+            s,
+            "  record          {record} (unless a profile or number says otherwise)"
+        );
+        let _ = writeln!(
+            s,
+            "  shutdown_grace  {} s for calls to end",
+            m.shutdown_grace_secs
+        );
+    }
+
+    fn numbers_summary(&self, s: &mut String) {
+        let _ = writeln!(s, "numbers");
+        for r in &self.numbers.routes {
+            let record = match r.record {
+                Some(true) => ", recorded",
+                Some(false) => ", not recorded",
+                None => "",
+            };
+            let _ = writeln!(s, "  {:<15} {}{record}", r.number, r.app);
+        }
+        let _ = writeln!(s, "  {:<15} {}", "(other)", self.numbers.default_app);
     }
 }
 
@@ -62,6 +105,15 @@ fn profile(s: &mut String, p: &Profile, first: bool) {
         format!("at most {} s", p.max_call_seconds)
     };
     let _ = writeln!(s, "  calls           answer {answer}, {limit}");
+    match p.record {
+        Some(true) => {
+            let _ = writeln!(s, "  record          every call (overrides [media])");
+        }
+        Some(false) => {
+            let _ = writeln!(s, "  record          no calls (overrides [media])");
+        }
+        None => {}
+    }
     if p.trunks.is_empty() {
         let _ = writeln!(s, "  trunks          none: every call is refused (403)");
     }
@@ -101,13 +153,26 @@ mod tests {
 
     #[test]
     fn default_summary_names_every_setting() {
-        let s = Config::default().summary();
+        let mut c = Config::default();
+        // One per core by default: fix it so the text does not depend on the machine.
+        c.media.workers = 4;
+        let s = c.summary();
         let expected = "configuration OK (<defaults>)
   node_id         hotline-1
   http_listen     0.0.0.0:8080
   rtp_ports       20000-29999 (10000 ports)
   data_dir        var
   recordings_dir  recordings
+  prompts_dir     prompts
+  database        SQLite file in data_dir
+media
+  workers         4
+  rtp_timeout     hang up after 60 s without RTP
+  record          every call (unless a profile or number says otherwise)
+  shutdown_grace  30 s for calls to end
+numbers
+  9196            echo
+  (other)         welcome
 profile \"default\" (<built-in>, default)
   listen          0.0.0.0:5060 udp+tcp
   media           PCMA, PCMU, telephone-event, ptime 20 ms
@@ -136,5 +201,38 @@ profile \"default\" (<built-in>, default)
         for secret in ["nonce-secret-0123456", "trunk-password", "phone-password"] {
             assert!(!s.contains(secret), "{secret} leaked:\n{s}");
         }
+    }
+
+    #[test]
+    fn summary_shows_overrides_and_hides_the_database_password() {
+        let mut c = Config {
+            database: Some("postgres://hotline:db-password@db.example/cdr".into()),
+            ..Config::default()
+        };
+        c.media.rtp_timeout_secs = 0;
+        c.media.record = false;
+        c.numbers.routes.push(crate::config::NumberRoute {
+            number: "4008001234".into(),
+            app: "welcome".into(),
+            record: Some(true),
+        });
+        c.numbers.routes.push(crate::config::NumberRoute {
+            number: "400800*".into(),
+            app: "welcome".into(),
+            record: Some(false),
+        });
+        c.profiles[0].record = Some(false);
+        let s = c.summary();
+        for line in [
+            "  database        postgres://hotline:****@db.example/cdr\n",
+            "  rtp_timeout     never hang up for silence\n",
+            "  record          no calls (unless a profile or number says otherwise)\n",
+            "  4008001234      welcome, recorded\n",
+            "  400800*         welcome, not recorded\n",
+            "  record          no calls (overrides [media])\n",
+        ] {
+            assert!(s.contains(line), "missing {line:?} in:\n{s}");
+        }
+        assert!(!s.contains("db-password"), "{s}");
     }
 }

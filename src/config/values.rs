@@ -78,6 +78,74 @@ pub fn check_name(text: &str, example: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The `database` key and `--database`: `sqlite://PATH` (also `sqlite:PATH`,
+/// `sqlite::memory:`) or `postgres://USER:PASSWORD@HOST/DB`. Returns the trimmed URL with
+/// `sqlite:PATH` spelled `sqlite://PATH`; relative paths are resolved by the caller.
+pub fn parse_database(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    let advice = "write sqlite:///var/lib/hotline/hotline.db or \
+                  postgres://USER:PASSWORD@HOST/DB, or leave it out for the SQLite file in \
+                  data_dir";
+    if t.is_empty() {
+        return Err(format!("empty; {advice}"));
+    }
+    if let Some(rest) = t
+        .strip_prefix("postgres://")
+        .or_else(|| t.strip_prefix("postgresql://"))
+    {
+        if rest.is_empty() || rest.starts_with('/') {
+            return Err(format!(
+                "\"{}\" names no PostgreSQL host; write postgres://USER:PASSWORD@HOST/DB",
+                redact_url(t)
+            ));
+        }
+        return Ok(t.to_string());
+    }
+    if t == "sqlite::memory:" {
+        return Ok(t.to_string());
+    }
+    if let Some(path) = sqlite_path(t) {
+        if path.is_empty() || path.contains('?') {
+            return Err(format!(
+                "\"{t}\" needs a plain file path (no ?options); {advice}"
+            ));
+        }
+        return Ok(format!("sqlite://{path}"));
+    }
+    Err(format!(
+        "\"{}\" is not a database Hotline can use; {advice}",
+        redact_url(t)
+    ))
+}
+
+/// The file path of a `sqlite://PATH` or `sqlite:PATH` URL.
+pub fn sqlite_path(url: &str) -> Option<&str> {
+    if url == "sqlite::memory:" {
+        return None;
+    }
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+}
+
+/// `scheme://user:****@host/…`: a URL fit for logs and summaries.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end..];
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    // The password is between the first ':' and the last '@' of the authority.
+    match (authority.rfind('@'), authority.find(':')) {
+        (Some(at), Some(colon)) if colon < at => format!(
+            "{}{}:****{}",
+            &url[..scheme_end],
+            &authority[..colon],
+            &rest[at..]
+        ),
+        _ => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +233,64 @@ mod tests {
                     .into()
             )
         );
+    }
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(
+            parse_database(" sqlite:///var/lib/h.db "),
+            Ok("sqlite:///var/lib/h.db".into())
+        );
+        assert_eq!(
+            parse_database("sqlite:db/h.db"),
+            Ok("sqlite://db/h.db".into())
+        );
+        assert_eq!(
+            parse_database("sqlite::memory:"),
+            Ok("sqlite::memory:".into())
+        );
+        assert_eq!(
+            parse_database("postgres://h:pw@db.example/hotline"),
+            Ok("postgres://h:pw@db.example/hotline".into())
+        );
+        assert!(parse_database("postgresql://db/hotline").is_ok());
+        assert_eq!(
+            parse_database("mysql://root:pw@db/x"),
+            Err(
+                "\"mysql://root:****@db/x\" is not a database Hotline can use; write \
+                 sqlite:///var/lib/hotline/hotline.db or postgres://USER:PASSWORD@HOST/DB, or \
+                 leave it out for the SQLite file in data_dir"
+                    .into()
+            )
+        );
+        assert_eq!(
+            parse_database("postgres:///hotline"),
+            Err("\"postgres:///hotline\" names no PostgreSQL host; write \
+                 postgres://USER:PASSWORD@HOST/DB"
+                .into())
+        );
+        assert!(parse_database("/var/lib/h.db").is_err());
+        assert!(
+            parse_database("")
+                .unwrap_err()
+                .starts_with("empty; write sqlite:///")
+        );
+        assert!(parse_database("sqlite://").is_err());
+        assert!(parse_database("sqlite://h.db?mode=ro").is_err());
+    }
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://hotline:s3cr@t@db:5432/cdr"),
+            "postgres://hotline:****@db:5432/cdr"
+        );
+        assert_eq!(redact_url("postgres://db/cdr"), "postgres://db/cdr");
+        assert_eq!(
+            redact_url("postgres://user@db/cdr"),
+            "postgres://user@db/cdr"
+        );
+        assert_eq!(redact_url("sqlite:///a:b@c"), "sqlite:///a:b@c");
+        assert_eq!(redact_url("no scheme"), "no scheme");
     }
 }

@@ -1,1 +1,19 @@
-//! CDR store (sqlx). Being written.
+//! The store (DESIGN.md `store/`): call detail records in SQLite by default or PostgreSQL
+//! when configured, same code (sqlx `Any`), migrations from `migrations/` run at open.
+//!
+//! Writes come from one store task fed by a channel ([`writer::run`]), never from the media
+//! tick or the SIP loop; reads serve `hotline calls list` ([`cli`]) and `GET /api/v1/calls`.
+
+mod cdr;
+pub mod cli;
+mod db;
+mod since;
+pub mod writer;
+
+pub use cdr::{
+    CallEnd, CallRecord, CallStart, CallState, CdrEvent, HangupSide, ListQuery, UnknownName,
+    format_time, seconds_rounded_up,
+};
+pub use db::{Backend, DB_FILE, INTERRUPTED_CAUSE, Store, StoreError};
+pub use since::{TIME_FORMS, TimeSpec, TimeSpecError};
+pub use writer::WriterConfig;

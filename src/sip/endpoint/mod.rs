@@ -127,6 +127,8 @@ pub struct Endpoint {
     source: SocketAddr,
     local: SocketAddr,
     unix_now: u64,
+    /// Shutting down: calls in progress go on, new INVITEs get 503 (another node takes them).
+    draining: bool,
 }
 
 impl Endpoint {
@@ -184,6 +186,7 @@ impl Endpoint {
             source: unspecified,
             local: unspecified,
             unix_now: 0,
+            draining: false,
         }
     }
 
@@ -520,7 +523,30 @@ impl Endpoint {
         self.respond(now, id, req, status, reason, &extra, None);
     }
 
+    /// Stops taking new calls (SIGTERM): they get 503 with Retry-After, so a dispatcher such
+    /// as Kamailio fails them over to another node; calls in progress are untouched.
+    pub fn set_draining(&mut self, draining: bool) {
+        self.draining = draining;
+    }
+
     fn on_invite(&mut self, now: Instant, id: ServerTxId, req: Request, from: Peer) {
+        if self.draining {
+            self.stats.rejected_total += 1;
+            let extra = [(
+                HeaderName::Other(Bytes::from_static(b"Retry-After")),
+                Bytes::from_static(b"30"),
+            )];
+            self.respond(
+                now,
+                id,
+                &req,
+                503,
+                "Service Unavailable (node shutting down)",
+                &extra,
+                None,
+            );
+            return;
+        }
         // 100 at once: the caller stops retransmitting while we decide (§17.2.1).
         self.respond(now, id, &req, 100, "Trying", &[], None);
         match self.profile.classify_source(self.source.ip()) {

@@ -655,3 +655,23 @@ mod no_panic {
         }
     }
 }
+
+#[test]
+fn draining_refuses_new_calls_but_keeps_the_others() {
+    let mut s = Sim::new(|_| {});
+    let out = s.send(&invite("c1", "z9hG4bK1", SDP_PCMA, ""));
+    let tag = to_tag(&out[1].1);
+    s.ep.set_draining(true);
+    let out = s.send(&invite("c2", "z9hG4bK2", SDP_PCMA, ""));
+    assert_eq!(codes(&out), vec![503]);
+    assert_eq!(header(&out[0].1, "Retry-After").as_deref(), Some("30"));
+    let bye = s.send(&in_dialog(
+        "BYE",
+        "c1",
+        &tag,
+        2,
+        "z9hG4bK3",
+        "Content-Length: 0\n\n",
+    ));
+    assert_eq!(codes(&bye), vec![200]);
+}

@@ -8,7 +8,7 @@
 mod tcp;
 mod udp;
 
-use crate::sip::endpoint::{Endpoint, EndpointEvent, EndpointStats, mask};
+use crate::sip::endpoint::{Endpoint, EndpointEvent, EndpointStats, HangupSide, mask};
 use crate::sip::message::{Message, ParseError};
 use crate::sip::transaction::{Peer, Transmit, Transport};
 use bytes::Bytes;
@@ -36,6 +36,24 @@ pub(crate) enum TcpIn {
     },
 }
 
+/// What the rest of Hotline asks of a profile's SIP side.
+#[derive(Debug)]
+pub enum EndpointCommand {
+    HangUp {
+        call_id: Bytes,
+        cause: String,
+        side: HangupSide,
+    },
+    /// Refuse new calls with 503 from now on (graceful shutdown).
+    Drain,
+}
+
+/// The channels between a profile's driver and the call manager.
+pub struct DriverLinks {
+    pub events: mpsc::UnboundedSender<EndpointEvent>,
+    pub commands: mpsc::UnboundedReceiver<EndpointCommand>,
+}
+
 /// Where the driver listens and how it treats connections.
 #[derive(Clone, Debug)]
 pub struct DriverConfig {
@@ -52,6 +70,7 @@ pub async fn bind(
     endpoint: Endpoint,
     stats: watch::Sender<EndpointStats>,
     shutdown: watch::Receiver<bool>,
+    links: DriverLinks,
 ) -> std::io::Result<impl std::future::Future<Output = ()>> {
     let udp = if cfg.udp {
         Some(udp::bind(cfg.listen)?)
@@ -69,7 +88,7 @@ pub async fn bind(
         ));
     }
     info!(listen = %cfg.listen, udp = cfg.udp, tcp = cfg.tcp, profile = %endpoint.profile().name, "SIP listening");
-    Ok(run(cfg, endpoint, udp, tcp_rx, stats, shutdown))
+    Ok(run(cfg, endpoint, udp, tcp_rx, stats, shutdown, links))
 }
 
 async fn run(
@@ -79,6 +98,7 @@ async fn run(
     mut tcp_rx: mpsc::Receiver<TcpIn>,
     stats: watch::Sender<EndpointStats>,
     mut shutdown: watch::Receiver<bool>,
+    mut links: DriverLinks,
 ) {
     let mut writers: HashMap<u64, mpsc::Sender<Bytes>> = HashMap::new();
     let mut locals = LocalAddrs::new(cfg.listen);
@@ -119,10 +139,22 @@ async fn run(
                 }
             },
             _ = tokio::time::sleep(sleep_for) => ep.handle_timeout(Instant::now()),
+            Some(cmd) = links.commands.recv() => match cmd {
+                EndpointCommand::HangUp { call_id, cause, side } => {
+                    ep.hang_up_call(Instant::now(), &call_id, &cause, side);
+                }
+                EndpointCommand::Drain => {
+                    ep.set_draining(true);
+                    stats.send_replace(ep.stats());
+                }
+            },
             _ = shutdown.changed() => {
                 if *shutdown.borrow() {
                     ep.hang_up_all(Instant::now(), "server shutting down");
                     flush(&mut ep, udp.as_ref(), &writers).await;
+                    while let Some(ev) = ep.poll_event() {
+                        let _ = links.events.send(ev);
+                    }
                     info!(profile = %ep.profile().name, "SIP stopped");
                     return;
                 }
@@ -131,6 +163,7 @@ async fn run(
         flush(&mut ep, udp.as_ref(), &writers).await;
         while let Some(ev) = ep.poll_event() {
             log_event(&ev);
+            let _ = links.events.send(ev);
         }
         if last_stats.elapsed() >= Duration::from_millis(200) {
             last_stats = Instant::now();

@@ -30,6 +30,15 @@ pub enum Command {
     /// Inspect the configuration without starting anything.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Read the call detail records (CDRs) this node or cluster has written.
+    #[command(subcommand)]
+    Calls(CallsCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CallsCmd {
+    /// List calls, newest first: a table for people, or one JSON object per line (--json).
+    List(crate::store::cli::CallsListArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,6 +2,7 @@
 //! each module below owns one part of the call path.
 
 pub mod api;
+pub mod call;
 pub mod cli;
 pub mod config;
 pub mod media;

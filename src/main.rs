@@ -3,16 +3,22 @@
 use anyhow::Context;
 use clap::Parser;
 use hotline::api::{self, ApiState, ProfileStats};
-use hotline::cli::{Cli, Command, ConfigCmd, ServeArgs};
+use hotline::call::CallManager;
+use hotline::call::apps::Prompts;
+use hotline::cli::{CallsCmd, Cli, Command, ConfigCmd, ServeArgs};
 use hotline::config::{self, Config, TransportKind};
 use hotline::media::ports::RtpPorts;
+use hotline::media::worker::{MediaConfig, MediaPool};
 use hotline::sip::endpoint::{Endpoint, EndpointStats};
+use hotline::sip::transport::EndpointCommand;
 use hotline::sip::transport::{self, DriverConfig};
+use hotline::store::{self, Store, WriterConfig};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio::sync::watch;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -32,6 +38,11 @@ fn main() -> ExitCode {
             .context("cannot start the async runtime")
             .and_then(|rt| rt.block_on(serve(args))),
         Command::Config(cmd) => config_cmd(cmd),
+        Command::Calls(CallsCmd::List(args)) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")
+            .and_then(|rt| rt.block_on(hotline::store::cli::calls_list(args))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -78,11 +89,50 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             )
         })?;
     }
+    let cfg = Arc::new(cfg);
+
+    // CDRs: open the store, close out calls a crash left open, then start the writer.
+    let store = Arc::new(
+        Store::open(&Store::configured_location(&cfg))
+            .await
+            .context("cannot open the CDR store (check `database` in hotline.toml)")?,
+    );
+    let interrupted = store
+        .mark_interrupted(&cfg.node_id)
+        .await
+        .context("cannot mark calls interrupted by the last stop")?;
+    if interrupted > 0 {
+        warn!(
+            calls = interrupted,
+            "calls left open by the last stop are marked interrupted"
+        );
+    }
+    let recordings_dir = cfg.recordings_dir.clone();
+    tokio::task::spawn_blocking(move || repair_recordings(&recordings_dir));
+    let (cdr_tx, cdr_rx) = mpsc::channel(65_536);
+    let mut writer_cfg = WriterConfig::new(cfg.node_id.clone());
+    // A CDR is retried for hours rather than dropped while the database is away.
+    writer_cfg.attempts = 10_000;
+    let writer = tokio::spawn(store::writer::run(store.clone(), cdr_rx, writer_cfg));
+
+    // Media workers.
+    let (media_tx, media_rx) = mpsc::unbounded_channel();
+    let media_cfg = MediaConfig {
+        recordings_dir: cfg.recordings_dir.clone(),
+        rtp_timeout: Duration::from_secs(cfg.media.rtp_timeout_secs),
+        prompts: Arc::new(Prompts::load(&cfg.prompts_dir)),
+    };
+    let media = MediaPool::start(cfg.media.workers, media_cfg, media_tx)
+        .context("cannot start the media workers")?;
+
+    // SIP: one driver per profile; their events are tagged with the profile's index.
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (sip_tx, sip_rx) = mpsc::unbounded_channel();
     let mut drivers = Vec::new();
+    let mut commands = Vec::new();
     let mut profile_stats = Vec::new();
     let ranges = split_ports(cfg.rtp_ports.lo, cfg.rtp_ports.hi, cfg.profiles.len());
-    for (profile, (lo, hi)) in cfg.profiles.iter().cloned().zip(ranges) {
+    for (index, (profile, (lo, hi))) in cfg.profiles.iter().cloned().zip(ranges).enumerate() {
         let ports = RtpPorts::new(lo, hi).with_context(|| {
             format!(
                 "RTP port range {lo}-{hi} for profile {} is unusable",
@@ -101,31 +151,44 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             listen: profile.listen.to_string(),
             stats: stats_rx,
         });
-        let endpoint = Endpoint::new(profile, ports, rand::random());
-        let (ev_tx, mut ev_rx) = tokio::sync::mpsc::unbounded_channel();
-        let (_cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(async move { while ev_rx.recv().await.is_some() {} });
+        let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+        let tagged = sip_tx.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = ev_rx.recv().await {
+                if tagged.send((index, ev)).is_err() {
+                    break;
+                }
+            }
+        });
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        commands.push(cmd_tx);
         let links = transport::DriverLinks {
             events: ev_tx,
             commands: cmd_rx,
         };
+        let endpoint = Endpoint::new(profile, ports, rand::random());
         let run = transport::bind(driver_cfg, endpoint, stats_tx, shutdown_rx.clone(), links)
             .await
             .context("cannot start SIP (is another server on that port? use --sip-listen)")?;
         drivers.push(tokio::spawn(run));
     }
+    drop(sip_tx);
+    let manager = CallManager::new(cfg.clone(), media, commands.clone(), cdr_tx);
+    let manager = tokio::spawn(manager.run(sip_rx, media_rx));
+
     let state = Arc::new(ApiState {
         node_id: cfg.node_id.clone(),
         version: env!("CARGO_PKG_VERSION"),
         profiles: profile_stats,
     });
+    let stats_view: Vec<_> = state.profiles.iter().map(|p| p.stats.clone()).collect();
     let http = tokio::net::TcpListener::bind(cfg.http_listen)
         .await
         .with_context(|| format!("cannot bind HTTP {} (use --http-listen)", cfg.http_listen))?;
     info!(http = %cfg.http_listen, node = %cfg.node_id, "Hotline is up");
     let mut http_shutdown = shutdown_rx.clone();
     let http_task = tokio::spawn(async move {
-        let app = api::router(state);
+        let app = api::router(state).merge(api::calls::router(store));
         let stop = async move {
             let _ = http_shutdown.wait_for(|s| *s).await;
         };
@@ -133,14 +196,79 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             error!(error = %e, "HTTP server failed");
         }
     });
+
     wait_for_signal().await;
-    info!("shutting down: hanging up calls");
+    // Graceful stop: refuse new calls (503, a dispatcher fails them over), let calls in
+    // progress finish within the grace period, then hang up the rest.
+    let grace = Duration::from_secs(cfg.media.shutdown_grace_secs);
+    info!(
+        grace_secs = grace.as_secs(),
+        "draining: new calls get 503; waiting for calls to end"
+    );
+    for c in &commands {
+        let _ = c.send(EndpointCommand::Drain);
+    }
+    let active = || {
+        stats_view
+            .iter()
+            .map(|s| s.borrow().active_calls)
+            .sum::<usize>()
+    };
+    let until = tokio::time::Instant::now() + grace;
+    tokio::select! {
+        _ = async {
+            while active() > 0 && tokio::time::Instant::now() < until {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        } => {}
+        _ = wait_for_signal() => info!("second signal: hanging up at once"),
+    }
+    info!(active = active(), "shutting down: hanging up what is left");
     let _ = shutdown_tx.send(true);
     for d in drivers {
         let _ = tokio::time::timeout(Duration::from_secs(5), d).await;
     }
+    if let Ok(Ok(open)) = tokio::time::timeout(Duration::from_secs(10), manager).await
+        && open > 0
+    {
+        warn!(
+            calls = open,
+            "calls whose media did not report in time: their CDRs stay open"
+        );
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), http_task).await;
+    info!("stopped");
     Ok(())
+}
+
+/// After a crash, recordings may have headers that lag their data; fix every one so each
+/// file is a playable WAV (cheap: header and size only).
+fn repair_recordings(dir: &std::path::Path) {
+    let mut stack = vec![dir.to_path_buf()];
+    let mut fixed = 0usize;
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|x| x == "wav") {
+                match hotline::media::recorder::repair(&path) {
+                    Ok(true) => fixed += 1,
+                    Ok(false) => {}
+                    Err(err) => {
+                        warn!(path = %path.display(), error = %err, "recording cannot be repaired")
+                    }
+                }
+            }
+        }
+    }
+    if fixed > 0 {
+        info!(fixed, "recordings repaired after an unclean stop");
+    }
 }
 
 async fn wait_for_signal() {

@@ -1,5 +1,7 @@
-//! HTTP API (axum). For now: health and live SIP counters per profile; the REST API,
-//! WebSocket events and the agent pages grow here.
+//! HTTP API (axum): health with live SIP counters per profile, and the CDRs
+//! (`calls.rs`); WebSocket events and the agent pages grow here.
+
+pub mod calls;
 
 use crate::sip::endpoint::EndpointStats;
 use axum::{Json, Router, extract::State, routing::get};

@@ -9,3 +9,4 @@ pub mod recorder;
 pub mod resample;
 pub mod rtp;
 pub mod tone;
+pub mod worker;

@@ -7,6 +7,7 @@ SERVE_ARGS ?=
 
 run:
 	scripts/install-deps.sh run
+	scripts/make-prompts.sh
 	$(CARGO) build --release
 	./target/release/hotline serve $(SERVE_ARGS)
 
@@ -14,13 +15,14 @@ test:
 	scripts/install-deps.sh test
 	$(CARGO) test --no-fail-fast
 
-# Criterion benches, then the SIPp load scripts under bench/ (if any).
+# Criterion benches, then the SIPp load scripts (sip-tester), then one summary; results
+# under var/bench/, method and figures in BENCHMARKS.md. About 12 minutes on 2 cores.
 bench:
-	$(CARGO) bench
-	@set -e; for f in bench/*.sh; do \
-		[ -e "$$f" ] || continue; \
-		echo "== $$f"; bash "$$f"; \
-	done
+	bash bench/criterion.sh
+	bash bench/sipp_cps.sh
+	NO_BUILD=1 bash bench/idle_dialogs.sh
+	@echo; echo "######## summary (var/bench/) ########"
+	@cat var/bench/criterion.txt var/bench/sipp_cps.txt var/bench/idle_dialogs.txt
 
 # Fuzz the SIP parser (cargo-fuzz; not part of `make test`). FUZZ_SECONDS=600 for a long run.
 # The corpus is seeded from the RFC 4475 torture messages; crashes land in fuzz/artifacts/.

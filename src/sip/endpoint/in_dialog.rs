@@ -81,22 +81,9 @@ impl Endpoint {
     }
 
     pub(super) fn on_bye(&mut self, now: Instant, id: ServerTxId, req: &Request, tag: Bytes) {
-        let did = DialogId {
-            call_id: req.headers.call_id().unwrap_or_default(),
-            local_tag: tag,
-        };
-        if !self.calls.contains_key(&did) {
-            self.respond(
-                now,
-                id,
-                req,
-                481,
-                "Call/Transaction Does Not Exist",
-                &[],
-                None,
-            );
+        let Some(did) = self.known_dialog(now, id, req, tag) else {
             return;
-        }
+        };
         self.respond(now, id, req, 200, "OK", &[], None);
         // A BYE for a call still ringing also ends its INVITE (§15.1.2).
         if let Some(call) = self.calls.get(&did)
@@ -117,20 +104,10 @@ impl Endpoint {
     }
 
     pub(super) fn on_reinvite(&mut self, now: Instant, id: ServerTxId, req: &Request, tag: Bytes) {
-        let did = DialogId {
-            call_id: req.headers.call_id().unwrap_or_default(),
-            local_tag: tag,
+        let Some(did) = self.known_dialog(now, id, req, tag) else {
+            return;
         };
         let Some(call) = self.calls.get_mut(&did) else {
-            self.respond(
-                now,
-                id,
-                req,
-                481,
-                "Call/Transaction Does Not Exist",
-                &[],
-                None,
-            );
             return;
         };
         let seq = req.headers.cseq().map(|c| c.seq).unwrap_or(0);
@@ -209,20 +186,10 @@ impl Endpoint {
     }
 
     pub(super) fn on_info(&mut self, now: Instant, id: ServerTxId, req: &Request, tag: Bytes) {
-        let did = DialogId {
-            call_id: req.headers.call_id().unwrap_or_default(),
-            local_tag: tag,
+        let Some(did) = self.known_dialog(now, id, req, tag) else {
+            return;
         };
         let Some(call) = self.calls.get_mut(&did) else {
-            self.respond(
-                now,
-                id,
-                req,
-                481,
-                "Call/Transaction Does Not Exist",
-                &[],
-                None,
-            );
             return;
         };
         let ct = req.headers.content_type().ok().flatten();
@@ -234,5 +201,33 @@ impl Endpoint {
             });
         }
         self.respond(now, id, req, 200, "OK", &[], None);
+    }
+
+    /// The dialog an in-dialog request names (Call-ID and our To tag), or a 481 answer
+    /// when there is no such call (§12.2.2).
+    fn known_dialog(
+        &mut self,
+        now: Instant,
+        id: ServerTxId,
+        req: &Request,
+        tag: Bytes,
+    ) -> Option<DialogId> {
+        let did = DialogId {
+            call_id: req.headers.call_id().unwrap_or_default(),
+            local_tag: tag,
+        };
+        if self.calls.contains_key(&did) {
+            return Some(did);
+        }
+        self.respond(
+            now,
+            id,
+            req,
+            481,
+            "Call/Transaction Does Not Exist",
+            &[],
+            None,
+        );
+        None
     }
 }

@@ -103,7 +103,9 @@ async fn run(
     let mut writers: HashMap<u64, mpsc::Sender<Bytes>> = HashMap::new();
     let mut locals = LocalAddrs::new(cfg.listen);
     let mut buf = vec![0u8; 65_536];
-    let mut last_stats = Instant::now();
+    // Counters for /api/v1/health are published on a timer too, so an idle server is not stale.
+    let mut publish = tokio::time::interval(Duration::from_millis(200));
+    publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let far = Duration::from_secs(3600);
     loop {
         let deadline = ep.poll_timeout();
@@ -139,6 +141,9 @@ async fn run(
                 }
             },
             _ = tokio::time::sleep(sleep_for) => ep.handle_timeout(Instant::now()),
+            _ = publish.tick() => {
+                stats.send_replace(ep.stats());
+            }
             Some(cmd) = links.commands.recv() => match cmd {
                 EndpointCommand::HangUp { call_id, cause, side } => {
                     ep.hang_up_call(Instant::now(), &call_id, &cause, side);
@@ -164,10 +169,6 @@ async fn run(
         while let Some(ev) = ep.poll_event() {
             log_event(&ev);
             let _ = links.events.send(ev);
-        }
-        if last_stats.elapsed() >= Duration::from_millis(200) {
-            last_stats = Instant::now();
-            stats.send_replace(ep.stats());
         }
     }
 }

@@ -206,8 +206,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         grace_secs = grace.as_secs(),
         "draining: new calls get 503; waiting for calls to end"
     );
+    // Wait for each driver to republish its counters after draining, so a call answered a
+    // moment ago is counted (the counters are otherwise up to 200 ms old).
+    let mut fresh = stats_view.clone();
+    for v in &mut fresh {
+        v.mark_unchanged();
+    }
     for c in &commands {
         let _ = c.send(EndpointCommand::Drain);
+    }
+    for v in &mut fresh {
+        let _ = tokio::time::timeout(Duration::from_secs(1), v.changed()).await;
     }
     let active = || {
         stats_view

@@ -1,22 +1,30 @@
 //! Harness shared by the end-to-end tests: start the real `hotline` binary on free loopback
-//! ports, run SIPp against it, and a tiny raw SIP client.
+//! ports (`server.rs`), run SIPp against it (`sipp.rs`), drive baresip (`baresip.rs`), make
+//! and judge audio (`audio.rs`), and a tiny raw SIP client (here).
 //!
 //! The raw client deliberately does not use the crate's own SIP parser: the RFC 4475 test
 //! judges that parser, so it must not trust it. It only understands what our own server
 //! sends back (status line, a few headers, Content-Length framing).
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+pub mod audio;
+pub mod baresip;
+mod server;
+mod sipp;
+
+// Each test binary uses its own part of the harness.
+#[allow(unused_imports)]
+pub use server::*;
+#[allow(unused_imports)]
+pub use sipp::*;
+
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// How long the server may take to answer its first OPTIONS.
-const START_TIMEOUT: Duration = Duration::from_secs(15);
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -149,329 +157,6 @@ pub fn free_udp_range(len: u16, purpose: RangeUse) -> (u16, u16) {
         }
     }
     panic!("no free UDP port range of {len} between {low} and {high}");
-}
-
-// ---------------------------------------------------------------------------------------------
-// The server
-
-/// What the test server's SIP profile says. `Default` is a plain answering server.
-#[derive(Clone, Debug)]
-pub struct Opts {
-    /// Where SIP listens (UDP and TCP); `None` picks a free port on 127.0.0.1.
-    pub sip_listen: Option<SocketAddr>,
-    /// How long an inbound call rings before it is answered.
-    pub ring_ms: u64,
-    /// The server hangs up a call after this long.
-    pub max_call_seconds: u64,
-    /// Codecs offered/accepted, in preference order.
-    pub codecs: Vec<String>,
-    /// Registrar users `(username, password)`.
-    pub users: Vec<(String, String)>,
-    /// Requests per second per source outside the trunks (`0` = off). Our loopback peers
-    /// are a trunk, which is never limited.
-    pub rate_limit: u32,
-    /// RFC 3261 T1 in ms (`[timers] t1_ms`); `None` keeps the server's default.
-    pub t1_ms: Option<u32>,
-    /// Extra top-level profile keys, written verbatim before the tables.
-    pub extra: String,
-}
-
-impl Default for Opts {
-    fn default() -> Self {
-        Opts {
-            sip_listen: None,
-            ring_ms: 0,
-            max_call_seconds: 3600,
-            codecs: vec!["PCMU".into(), "PCMA".into()],
-            users: vec![("1001".into(), "secret".into())],
-            rate_limit: 0,
-            t1_ms: None,
-            extra: String::new(),
-        }
-    }
-}
-
-impl Opts {
-    /// The `sip-profiles/test.toml` text (schema: `sip-profiles/README.md`).
-    fn profile_toml(&self, listen: SocketAddr) -> String {
-        let codecs: Vec<String> = self.codecs.iter().map(|c| format!("{c:?}")).collect();
-        let mut t = format!(
-            "# written by tests/common/mod.rs\n\
-             listen = \"{listen}\"\n\
-             transports = [\"udp\", \"tcp\"]\n\
-             ring_ms = {}\n\
-             max_call_seconds = {}\n\
-             codecs = [{}]\n\
-             {}\n\n\
-             [rate_limit]\n\
-             per_second = {}\n\
-             burst = {}\n\n\
-             [[trunks]]\n\
-             name = \"test\"\n\
-             allow = [\"127.0.0.0/8\"]\n",
-            self.ring_ms,
-            self.max_call_seconds,
-            codecs.join(", "),
-            self.extra.trim_end(),
-            self.rate_limit,
-            self.rate_limit.saturating_mul(2).max(1),
-        );
-        if let Some(t1) = self.t1_ms {
-            t.push_str(&format!("\n[timers]\nt1_ms = {t1}\n"));
-        }
-        for (user, password) in &self.users {
-            t.push_str(&format!(
-                "\n[[users]]\nusername = {user:?}\npassword = {password:?}\n"
-            ));
-        }
-        t
-    }
-}
-
-/// A running `hotline serve`, killed on drop.
-pub struct Hotline {
-    child: Child,
-    pub sip: SocketAddr,
-    pub http: SocketAddr,
-    pub log: PathBuf,
-    pub dir: TempDir,
-}
-
-impl Hotline {
-    /// Writes a config into a temp dir, starts the binary and waits (bounded) until it
-    /// answers an OPTIONS over UDP with 200.
-    pub fn start(opts: Opts) -> Hotline {
-        let dir = TempDir::new("server");
-        let sip = opts.sip_listen.unwrap_or_else(|| {
-            let port = free_port_udp_tcp("127.0.0.1");
-            SocketAddr::from(([127, 0, 0, 1], port))
-        });
-        let http = SocketAddr::from(([127, 0, 0, 1], free_tcp_port()));
-        let (rtp_first, rtp_last) = free_udp_range(1000, RangeUse::Server);
-
-        let profiles = dir.path().join("sip-profiles");
-        let data = dir.path().join("data");
-        let recordings = dir.path().join("recordings");
-        for d in [&profiles, &data, &recordings] {
-            fs::create_dir_all(d).expect("create server dirs");
-        }
-        fs::write(profiles.join("test.toml"), opts.profile_toml(sip)).expect("write profile");
-        let config = dir.path().join("hotline.toml");
-        fs::write(
-            &config,
-            format!(
-                "# written by tests/common/mod.rs\nnode_id = \"test\"\nprofiles_dir = {:?}\n",
-                profiles.display().to_string()
-            ),
-        )
-        .expect("write hotline.toml");
-
-        let log = dir.path().join("hotline.log");
-        let out = fs::File::create(&log).expect("create log");
-        let err = out.try_clone().expect("clone log handle");
-        let child = Command::new(env!("CARGO_BIN_EXE_hotline"))
-            .arg("serve")
-            .arg("--config")
-            .arg(&config)
-            .arg("--sip-listen")
-            .arg(sip.to_string())
-            .arg("--http-listen")
-            .arg(http.to_string())
-            .arg("--rtp-ports")
-            .arg(format!("{rtp_first}-{rtp_last}"))
-            .arg("--data-dir")
-            .arg(&data)
-            .arg("--recordings")
-            .arg(&recordings)
-            .env("RUST_LOG", "debug")
-            .env("NO_COLOR", "1")
-            .env_remove("HOTLINE_IN_NETNS")
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .expect("spawn the hotline binary");
-        let mut server = Hotline {
-            child,
-            sip,
-            http,
-            log,
-            dir,
-        };
-        server.wait_ready();
-        server
-    }
-
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + START_TIMEOUT;
-        let mut tries = 0u32;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "hotline exited during start-up ({status}); log tail:\n{}",
-                    tail(&self.log, 60)
-                );
-            }
-            tries += 1;
-            if let Some(resp) = options_udp(self.sip, Duration::from_millis(300))
-                && resp.code == 200
-            {
-                return;
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
-        panic!(
-            "hotline did not answer OPTIONS with 200 on udp:{} within {:?} ({tries} tries); \
-             log tail:\n{}",
-            self.sip,
-            START_TIMEOUT,
-            tail(&self.log, 60)
-        );
-    }
-
-    /// Panics with the log tail if the process has exited.
-    pub fn assert_running(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!(
-                "hotline died ({status}); log tail:\n{}",
-                tail(&self.log, 80)
-            );
-        }
-    }
-
-    /// The whole server log so far.
-    pub fn log_text(&self) -> String {
-        fs::read(&self.log)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
-    }
-
-    /// `sip:USER@host:port` for this server.
-    pub fn uri(&self, user: &str) -> String {
-        format!("sip:{user}@{}", self.sip)
-    }
-}
-
-impl Drop for Hotline {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if thread::panicking() {
-            eprintln!(
-                "---- hotline log tail ({}) ----\n{}\n---- end of hotline log ----",
-                self.log.display(),
-                tail(&self.log, 80)
-            );
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// SIPp
-
-/// What one SIPp run left behind.
-pub struct SippRun {
-    /// Exit code: 0 = every call succeeded, 1 = some failed, others = SIPp's own trouble.
-    pub code: Option<i32>,
-    /// The `-trace_err` log: every unexpected message.
-    pub errors: String,
-    /// The `-trace_stat` CSV (header line + one line per dump).
-    pub stats: String,
-    /// The `-trace_msg` log (small runs only).
-    pub messages: String,
-    pub stdout: String,
-    pub stderr: String,
-    pub dir: TempDir,
-}
-
-impl SippRun {
-    /// A counter from the last line of the statistics CSV, e.g. `SuccessfulCall(C)`.
-    pub fn stat(&self, column: &str) -> Option<u64> {
-        let mut lines = self.stats.lines().filter(|l| !l.trim().is_empty());
-        let header: Vec<&str> = lines.next()?.split(';').collect();
-        let last: Vec<&str> = lines.next_back()?.split(';').collect();
-        let idx = header.iter().position(|h| h.trim() == column)?;
-        last.get(idx)?.trim().parse().ok()
-    }
-
-    /// Everything a failure message needs.
-    pub fn report(&self) -> String {
-        let out: Vec<&str> = self.stdout.lines().collect();
-        format!(
-            "sipp exit code {:?}; successful={:?} failed={:?}\n--- errors log ---\n{}\n\
-             --- stderr ---\n{}\n--- stdout tail ---\n{}\n--- messages (last 6000 bytes) ---\n{}",
-            self.code,
-            self.stat("SuccessfulCall(C)"),
-            self.stat("FailedCall(C)"),
-            truncate(&self.errors, 4000),
-            truncate(&self.stderr, 2000),
-            out[out.len().saturating_sub(24)..].join("\n"),
-            last_bytes(&self.messages, 6000)
-        )
-    }
-}
-
-fn last_bytes(s: &str, max: usize) -> &str {
-    let mut start = s.len().saturating_sub(max);
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
-}
-
-/// Runs `sipp ARGS` in a temp dir with the standard loopback/trace options added; bounded by
-/// SIPp's own `-timeout 60s` (a timeout counts as failure).
-pub fn sipp(args: &[&str]) -> SippRun {
-    let bin = require_binary("sipp");
-    let dir = TempDir::new("sipp");
-    let errors = dir.path().join("errors.log");
-    let stats = dir.path().join("stat.csv");
-    let messages = dir.path().join("messages.log");
-    // Every message goes to a log for failure reports, unless the run is a big load run.
-    let calls: u64 = args
-        .iter()
-        .position(|a| *a == "-m")
-        .and_then(|i| args.get(i + 1)?.parse().ok())
-        .unwrap_or(u64::MAX);
-    let mut cmd = Command::new(bin);
-    if calls <= 100 {
-        cmd.arg("-trace_msg").arg("-message_file").arg(&messages);
-    }
-    let output = cmd
-        .args(args)
-        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin"])
-        .args(["-timeout", "60s", "-timeout_error"])
-        .arg("-trace_err")
-        .arg("-error_file")
-        .arg(&errors)
-        .arg("-trace_stat")
-        .arg("-stf")
-        .arg(&stats)
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sipp");
-    let read = |p: &Path| {
-        fs::read(p)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
-    };
-    SippRun {
-        code: output.status.code(),
-        errors: read(&errors),
-        stats: read(&stats),
-        messages: read(&messages),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        dir,
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -623,6 +308,54 @@ pub fn options_udp(server: SocketAddr, wait: Duration) -> Option<RawResponse> {
             && r.call_id.as_deref() == Some(call_id.as_str())
             && r.code >= 200
         {
+            return Some(r);
+        }
+    }
+}
+
+/// Sends an INVITE (PCMU offer) over UDP from an ephemeral port and returns its first final
+/// response, ACKing it if it is not a 2xx; `None` if none came within `wait`. Meant for
+/// calls that should be refused: a 2xx is returned as is (the caller reports it).
+pub fn invite_udp(server: SocketAddr, number: &str, wait: Duration) -> Option<RawResponse> {
+    let sock = UdpSocket::bind(("127.0.0.1", 0)).ok()?;
+    let local = sock.local_addr().ok()?;
+    let call_id = format!("invite-{}-{}", std::process::id(), unique());
+    let uri = format!("sip:{number}@{server}");
+    let sdp = format!(
+        "v=0\r\no=probe 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
+        local.port() + 2
+    );
+    let invite = format!(
+        "INVITE {uri} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {local};branch={};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:probe@{local}>;tag=t{}\r\n\
+         To: <{uri}>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:probe@{local}>\r\n\
+         Content-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{sdp}",
+        branch(),
+        unique(),
+        sdp.len()
+    );
+    sock.send_to(invite.as_bytes(), server).ok()?;
+    let deadline = Instant::now() + wait;
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        sock.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .ok()?;
+        let (n, _) = sock.recv_from(&mut buf).ok()?;
+        if let Some(r) = parse_response(&buf[..n])
+            && r.call_id.as_deref() == Some(call_id.as_str())
+            && r.code >= 200
+        {
+            if r.code >= 300 {
+                let _ = sock.send_to(build_ack(&r, &uri, local, "UDP").as_bytes(), server);
+            }
             return Some(r);
         }
     }

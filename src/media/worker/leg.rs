@@ -38,7 +38,8 @@ pub struct Leg {
     app: App,
     recorder: Option<Recorder>,
     recording_error: bool,
-    started_at: Instant,
+    /// Start of the call, or the end of the last hold: silence before it does not count.
+    quiet_since: Instant,
     hangup_sent: bool,
     digits: String,
     pcm_in: [i16; FRAME],
@@ -115,7 +116,7 @@ impl Leg {
             app,
             recorder,
             recording_error: false,
-            started_at: now,
+            quiet_since: now,
             hangup_sent: false,
             digits: String::new(),
             pcm_in: [0; FRAME],
@@ -226,8 +227,15 @@ impl Leg {
         if self.rtcp_session.is_due(now) {
             self.send_rtcp(now);
         }
+        // Silence while held is expected: the timeout counts from the resume at the earliest.
+        if self.params.on_hold {
+            self.quiet_since = now;
+        }
         if !cfg.rtp_timeout.is_zero() && !self.params.on_hold {
-            let last = self.rx.last_packet().unwrap_or(self.started_at);
+            let last = self
+                .rx
+                .last_packet()
+                .map_or(self.quiet_since, |l| l.max(self.quiet_since));
             if now.duration_since(last) >= cfg.rtp_timeout {
                 let cause = format!("RTP timeout: no media for {} s", cfg.rtp_timeout.as_secs());
                 self.request_hangup(cause, events);

@@ -16,7 +16,7 @@ test:
 	$(CARGO) test --no-fail-fast
 
 # Criterion benches, then the SIPp load scripts (sip-tester), then one summary; results
-# under var/bench/, method and figures in BENCHMARKS.md. About 12 minutes on 2 cores.
+# under var/bench/, method and figures in BENCHMARKS.md. About 15 minutes on 2 cores.
 bench:
 	bash bench/criterion.sh
 	bash bench/sipp_cps.sh

@@ -43,6 +43,7 @@ async fn health(State(s): State<Arc<ApiState>>) -> Json<Value> {
                 "bad_requests": st.bad_requests,
                 "rate_limited": st.rate_limited,
                 "registrations": st.registrations,
+                "rtp_ports_in_use": st.rtp_ports_in_use,
             })
         })
         .collect();

@@ -25,6 +25,8 @@ struct Call {
     app: AppKind,
     record: bool,
     media_started: bool,
+    /// The RTP port media binds; returned to the SIP side once media has closed it.
+    rtp_port: Option<u16>,
     /// Set when the SIP side has ended; the CDR is written once media has reported too.
     ended: Option<CallEnd>,
 }
@@ -115,6 +117,7 @@ impl CallManager {
                         app,
                         record,
                         media_started: false,
+                        rtp_port: None,
                         ended: None,
                     },
                 );
@@ -134,6 +137,7 @@ impl CallManager {
                 };
                 if !call.media_started {
                     call.media_started = true;
+                    call.rtp_port = Some(local_rtp.port());
                     self.media.send(MediaCommand::Start {
                         call_id,
                         local: local_rtp,
@@ -220,13 +224,19 @@ impl CallManager {
                 }
             }
             MediaEvent::Stopped { call_id, report } => {
-                let Some(call) = self.calls.remove(&call_id) else {
+                let Some(call) = self.calls.get_mut(&call_id) else {
                     return;
                 };
-                let Some(mut end) = call.ended else {
-                    // Media stopped on its own (bind failure): the SIP side will end the call.
+                if let (Some(port), Some(tx)) = (call.rtp_port.take(), self.sip.get(call.profile)) {
+                    let _ = tx.send(EndpointCommand::ReleasePort { port });
+                }
+                let Some(mut end) = call.ended.take() else {
+                    // Media stopped on its own (bind failure): the call stays known, and its
+                    // CDR is written when the SIP side reports the end.
+                    call.media_started = false;
                     return;
                 };
+                self.calls.remove(&call_id);
                 fill_media(&mut end, &report);
                 info!(call_id = %end.call_id, cause = %end.cause, digits = %end.digits,
                     mos = ?end.mos, "call finished");

@@ -30,6 +30,8 @@ pub struct Call {
     pub digits: String,
     /// Ids of this call's pending timers, cancelled when it ends.
     pub timers: Vec<u64>,
+    /// `CallAnswered` went out: media owns the RTP port until it says otherwise.
+    pub media_announced: bool,
 }
 
 impl Call {
@@ -52,6 +54,7 @@ impl Call {
             reply_to,
             digits: String::new(),
             timers: Vec::new(),
+            media_announced: false,
         }
     }
 

@@ -21,6 +21,7 @@ impl Endpoint {
             match read {
                 Ok(n) => {
                     call.negotiated = Some(n.clone());
+                    call.media_announced = true;
                     let local_rtp = SocketAddr::new(self.profile.listen.ip(), call.media.port);
                     self.events.push_back(EndpointEvent::CallAnswered {
                         call_id: did.call_id.clone(),

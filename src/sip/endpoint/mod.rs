@@ -111,6 +111,7 @@ pub struct EndpointStats {
     pub bad_requests: u64,
     pub rate_limited: u64,
     pub registrations: usize,
+    pub rtp_ports_in_use: usize,
 }
 
 pub struct Endpoint {
@@ -200,9 +201,15 @@ impl Endpoint {
         &self.profile
     }
 
+    /// An RTP port whose sockets the media side has closed goes back to the pool.
+    pub fn release_port(&mut self, port: u16) {
+        self.ports.release(port);
+    }
+
     pub fn stats(&self) -> EndpointStats {
         EndpointStats {
             active_calls: self.calls.len(),
+            rtp_ports_in_use: self.ports.in_use(),
             registrations: self.registrar.len(),
             ..self.stats
         }
@@ -664,6 +671,9 @@ impl Endpoint {
         ];
         self.respond(now, id, &req, 200, "OK", &extra, Some(&tag));
         if let Some(negotiated) = answered {
+            if let Some(call) = self.calls.get_mut(did) {
+                call.media_announced = true;
+            }
             self.events.push_back(EndpointEvent::CallAnswered {
                 call_id: did.call_id.clone(),
                 local_rtp: self.rtp_bind(port),
@@ -732,7 +742,11 @@ impl Endpoint {
 
     fn end_call(&mut self, did: &DialogId, cause: &str, side: HangupSide) {
         if let Some(call) = self.calls.remove(did) {
-            self.ports.release(call.media.port);
+            // Once media was announced, a worker holds the port's sockets: it comes back
+            // through `release_port` when the media side has closed them, not now.
+            if !call.media_announced {
+                self.ports.release(call.media.port);
+            }
             for t in call.timers {
                 self.timers.cancel(t);
             }

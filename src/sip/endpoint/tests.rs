@@ -675,3 +675,32 @@ fn draining_refuses_new_calls_but_keeps_the_others() {
     ));
     assert_eq!(codes(&bye), vec![200]);
 }
+
+#[test]
+fn an_announced_rtp_port_waits_for_the_media_side_before_reuse() {
+    let mut s = Sim::new(|_| {});
+    let out = s.send(&invite("c1", "z9hG4bK1", SDP_PCMA, ""));
+    let tag = to_tag(&out[1].1);
+    assert_eq!(s.ep.stats().rtp_ports_in_use, 1);
+    s.send(&in_dialog(
+        "BYE",
+        "c1",
+        &tag,
+        2,
+        "z9hG4bK3",
+        "Content-Length: 0\n\n",
+    ));
+    assert_eq!(s.ep.stats().active_calls, 0);
+    assert_eq!(
+        s.ep.stats().rtp_ports_in_use,
+        1,
+        "media still holds the sockets"
+    );
+    s.ep.release_port(20000);
+    assert_eq!(s.ep.stats().rtp_ports_in_use, 0);
+    // A call refused before media (488) never holds its port.
+    let g729 =
+        "v=0\no=- 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 6000 RTP/AVP 18\n";
+    s.send(&invite("c2", "z9hG4bK4", g729, ""));
+    assert_eq!(s.ep.stats().rtp_ports_in_use, 0);
+}

@@ -46,6 +46,8 @@ pub enum EndpointCommand {
     },
     /// Refuse new calls with 503 from now on (graceful shutdown).
     Drain,
+    /// The media side closed this RTP port's sockets: it may be handed out again.
+    ReleasePort { port: u16 },
 }
 
 /// The channels between a profile's driver and the call manager.
@@ -148,6 +150,7 @@ async fn run(
                 EndpointCommand::HangUp { call_id, cause, side } => {
                     ep.hang_up_call(Instant::now(), &call_id, &cause, side);
                 }
+                EndpointCommand::ReleasePort { port } => ep.release_port(port),
                 EndpointCommand::Drain => {
                     ep.set_draining(true);
                     stats.send_replace(ep.stats());

@@ -41,6 +41,28 @@ fn assert_all_succeeded(run: &SippRun, calls: u64) {
     );
 }
 
+/// Starts a server with `opts`, runs SIPp scenario `file` for `calls` calls to `service`
+/// (at most that many at once), and checks that every call succeeded and the server lives.
+fn run_scenario(opts: Opts, file: &str, service: &str, calls: u64) {
+    let _shared = MACHINE.read().unwrap_or_else(|e| e.into_inner());
+    let mut server = Hotline::start(opts);
+    let target = server.sip.to_string();
+    let n = calls.to_string();
+    let run = sipp(&[
+        "-sf",
+        &scenario(file),
+        &target,
+        "-s",
+        service,
+        "-m",
+        &n,
+        "-l",
+        &n,
+    ]);
+    assert_all_succeeded(&run, calls);
+    server.assert_running();
+}
+
 #[test]
 fn uac_calls_over_udp_are_answered_and_hung_up_by_the_caller() {
     let _shared = MACHINE.read().unwrap_or_else(|e| e.into_inner());
@@ -67,103 +89,36 @@ fn uac_calls_over_tcp_are_answered_and_hung_up_by_the_caller() {
 
 #[test]
 fn server_hangs_up_when_the_call_reaches_max_call_seconds() {
-    let _shared = MACHINE.read().unwrap_or_else(|e| e.into_inner());
-    let mut server = Hotline::start(Opts {
+    let opts = Opts {
         max_call_seconds: 2,
         ..Opts::default()
-    });
-    let target = server.sip.to_string();
-    let run = sipp(&[
-        "-sf",
-        &scenario("server_bye.xml"),
-        &target,
-        "-s",
-        NUMBER,
-        "-m",
-        "2",
-        "-l",
-        "2",
-    ]);
-    assert_all_succeeded(&run, 2);
-    server.assert_running();
+    };
+    run_scenario(opts, "server_bye.xml", NUMBER, 2);
 }
 
 #[test]
 fn cancel_while_ringing_gets_200_and_487() {
-    let _shared = MACHINE.read().unwrap_or_else(|e| e.into_inner());
-    let mut server = Hotline::start(Opts {
+    let opts = Opts {
         ring_ms: 5000,
         ..Opts::default()
-    });
-    let target = server.sip.to_string();
-    let run = sipp(&[
-        "-sf",
-        &scenario("cancel.xml"),
-        &target,
-        "-s",
-        NUMBER,
-        "-m",
-        "2",
-        "-l",
-        "2",
-    ]);
-    assert_all_succeeded(&run, 2);
-    server.assert_running();
+    };
+    run_scenario(opts, "cancel.xml", NUMBER, 2);
 }
 
 #[test]
 fn options_ping_gets_200_with_allow_and_accept() {
-    let _shared = MACHINE.read().unwrap_or_else(|e| e.into_inner());
-    let mut server = Hotline::start(Opts::default());
-    let target = server.sip.to_string();
-    let run = sipp(&[
-        "-sf",
-        &scenario("options.xml"),
-        &target,
-        "-s",
-        NUMBER,
-        "-m",
-        "3",
-    ]);
-    assert_all_succeeded(&run, 3);
-    server.assert_running();
+    run_scenario(Opts::default(), "options.xml", NUMBER, 3);
 }
 
 #[test]
 fn register_with_digest_challenge_then_the_right_password_is_accepted() {
-    let _shared = MACHINE.read().unwrap_or_else(|e| e.into_inner());
-    let mut server = Hotline::start(Opts::default());
-    let target = server.sip.to_string();
-    let run = sipp(&[
-        "-sf",
-        &scenario("register.xml"),
-        &target,
-        "-s",
-        "1001",
-        "-m",
-        "1",
-    ]);
-    assert_all_succeeded(&run, 1);
-    server.assert_running();
+    run_scenario(Opts::default(), "register.xml", "1001", 1);
 }
 
 #[test]
 fn register_with_a_wrong_password_is_refused() {
-    let _shared = MACHINE.read().unwrap_or_else(|e| e.into_inner());
-    let mut server = Hotline::start(Opts::default());
-    let target = server.sip.to_string();
     // The scenario succeeds only if the second REGISTER gets 401 or 403 (a 200 is unexpected).
-    let run = sipp(&[
-        "-sf",
-        &scenario("register_bad.xml"),
-        &target,
-        "-s",
-        "1001",
-        "-m",
-        "1",
-    ]);
-    assert_all_succeeded(&run, 1);
-    server.assert_running();
+    run_scenario(Opts::default(), "register_bad.xml", "1001", 1);
 }
 
 #[test]

@@ -21,7 +21,6 @@ const FRAME: usize = crate::media::rtp::FRAME_SAMPLES;
 
 pub struct Leg {
     pub call_id: Bytes,
-    pub slot: usize,
     rtp: UdpSocket,
     rtcp: UdpSocket,
     params: MediaParams,
@@ -100,7 +99,6 @@ impl Leg {
         };
         Leg {
             call_id,
-            slot: 0,
             rtp,
             rtcp,
             params,

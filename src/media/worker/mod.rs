@@ -1,14 +1,18 @@
 //! Media worker threads. Each worker owns many call legs (their RTP/RTCP sockets and all
-//! media state) and ticks them every 20 ms; sockets are polled with mio and drained until
-//! they would block, so a busy worker reads many packets per wake-up. Commands come in over
-//! a channel (with a mio `Waker`), events go out over a tokio channel to the SIP side.
+//! media state) and ticks them every 20 ms. At each tick it reads every call's queued RTP
+//! with one `recvmmsg` (kernel arrival stamps keep jitter exact, see `batch_recv.rs`), runs
+//! the call, and sends its packet: one wake-up per tick instead of one per packet. RTCP
+//! (a packet every few seconds) and commands wake the worker through mio. Commands come in
+//! over a channel (with a mio `Waker`), events go out over a tokio channel to the SIP side.
 //! A call is pinned to one worker by a hash of its Call-ID: no locks between workers.
 
+mod batch_recv;
 mod leg;
 
 use crate::call::apps::{AppKind, Prompts};
 use crate::media::rtp::RtpStats;
 use crate::sdp::Codec;
+use batch_recv::{BATCH, RecvBatch, enable_timestamps};
 use bytes::Bytes;
 use leg::Leg;
 use mio::net::UdpSocket;
@@ -152,10 +156,12 @@ struct Worker {
     rx: mpsc::Receiver<MediaCommand>,
     cfg: MediaConfig,
     events: UnboundedSender<MediaEvent>,
-    legs: HashMap<Bytes, Leg>,
-    /// mio token → Call-ID (RTP token is even, RTCP odd: token = slot*2 (+1)).
-    tokens: HashMap<usize, Bytes>,
-    next_slot: usize,
+    /// Legs by slot; a slot is also the mio token of the leg's RTCP socket. A slab rather
+    /// than a map of legs: legs are large and a growing map would move them all.
+    legs: Vec<Option<Leg>>,
+    free: Vec<usize>,
+    by_call: HashMap<Bytes, usize>,
+    batch: RecvBatch,
     buf: Vec<u8>,
 }
 
@@ -173,9 +179,10 @@ impl Worker {
             rx,
             cfg,
             events,
-            legs: HashMap::new(),
-            tokens: HashMap::new(),
-            next_slot: 0,
+            legs: Vec::new(),
+            free: Vec::new(),
+            by_call: HashMap::new(),
+            batch: RecvBatch::new(),
             buf: vec![0; 2048],
         }
     }
@@ -195,7 +202,7 @@ impl Worker {
                 if ev.token() == WAKER {
                     continue;
                 }
-                self.drain_socket(ev.token().0, now);
+                self.drain_rtcp(ev.token().0, now);
             }
             loop {
                 match self.rx.try_recv() {
@@ -218,33 +225,17 @@ impl Worker {
         }
     }
 
-    fn drain_socket(&mut self, token: usize, now: Instant) {
-        let Some(call_id) = self.tokens.get(&token) else {
+    fn drain_rtcp(&mut self, slot: usize, now: Instant) {
+        let Some(Some(leg)) = self.legs.get_mut(slot) else {
             return;
         };
-        let Some(leg) = self.legs.get_mut(call_id) else {
-            return;
-        };
-        let rtcp = token % 2 == 1;
         // Bounded: a flood on one port cannot starve the other calls of this worker.
         for _ in 0..64 {
-            let r = if rtcp {
-                leg.rtcp_socket().recv_from(&mut self.buf)
-            } else {
-                leg.rtp_socket().recv_from(&mut self.buf)
-            };
-            match r {
-                Ok((n, from)) => {
-                    let data = &self.buf[..n];
-                    if rtcp {
-                        leg.on_rtcp(now, from, data);
-                    } else {
-                        leg.on_rtp(now, from, data, &self.cfg, &self.events);
-                    }
-                }
+            match leg.rtcp_socket().recv_from(&mut self.buf) {
+                Ok((n, from)) => leg.on_rtcp(now, from, &self.buf[..n]),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) => {
-                    debug!(error = %e, "RTP receive error");
+                    debug!(error = %e, "RTCP receive error");
                     break;
                 }
             }
@@ -261,7 +252,7 @@ impl Worker {
                 record,
                 started,
             } => {
-                if self.legs.contains_key(&call_id) {
+                if self.by_call.contains_key(&call_id) {
                     return;
                 }
                 match self.open(local) {
@@ -277,11 +268,8 @@ impl Worker {
                             now,
                             &self.cfg,
                         );
-                        self.tokens.insert(slot * 2, call_id.clone());
-                        self.tokens.insert(slot * 2 + 1, call_id.clone());
-                        let mut leg = leg;
-                        leg.slot = slot;
-                        self.legs.insert(call_id, leg);
+                        self.by_call.insert(call_id, slot);
+                        self.legs[slot] = Some(leg);
                     }
                     Err(e) => {
                         warn!(%local, error = %e, "cannot bind RTP port; hanging up");
@@ -297,39 +285,53 @@ impl Worker {
                 }
             }
             MediaCommand::Update { call_id, params } => {
-                if let Some(leg) = self.legs.get_mut(&call_id) {
+                if let Some(leg) = self.leg_mut(&call_id) {
                     leg.update(params);
                 }
             }
             MediaCommand::Digit { call_id, digit } => {
-                if let Some(leg) = self.legs.get_mut(&call_id) {
-                    leg.on_digit(now, digit, DigitSource::SipInfo, &self.cfg, &self.events);
+                let (cfg, events) = (self.cfg.clone(), self.events.clone());
+                if let Some(leg) = self.leg_mut(&call_id) {
+                    leg.on_digit(now, digit, DigitSource::SipInfo, &cfg, &events);
                 }
             }
             MediaCommand::Stop { call_id } => self.stop(&call_id),
         }
     }
 
+    fn leg_mut(&mut self, call_id: &Bytes) -> Option<&mut Leg> {
+        let slot = *self.by_call.get(call_id)?;
+        self.legs.get_mut(slot)?.as_mut()
+    }
+
+    /// Binds the call's RTP and RTCP sockets. Only RTCP is registered with mio: RTP is
+    /// read at each tick.
     fn open(&mut self, local: SocketAddr) -> std::io::Result<(UdpSocket, UdpSocket, usize)> {
-        let mut rtp = UdpSocket::bind(local)?;
+        let rtp = UdpSocket::bind(local)?;
+        enable_timestamps(&rtp)?;
         let mut rtcp = UdpSocket::bind(SocketAddr::new(local.ip(), local.port() + 1))?;
-        self.next_slot += 1;
-        let slot = self.next_slot;
-        self.poll
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.legs.push(None);
+            self.legs.len() - 1
+        });
+        if let Err(e) = self
+            .poll
             .registry()
-            .register(&mut rtp, Token(slot * 2), Interest::READABLE)?;
-        self.poll
-            .registry()
-            .register(&mut rtcp, Token(slot * 2 + 1), Interest::READABLE)?;
+            .register(&mut rtcp, Token(slot), Interest::READABLE)
+        {
+            self.free.push(slot);
+            return Err(e);
+        }
         Ok((rtp, rtcp, slot))
     }
 
     fn stop(&mut self, call_id: &Bytes) {
-        if let Some(mut leg) = self.legs.remove(call_id) {
-            let _ = self.poll.registry().deregister(leg.rtp_socket());
+        let Some(slot) = self.by_call.remove(call_id) else {
+            return;
+        };
+        if let Some(mut leg) = self.legs.get_mut(slot).and_then(Option::take) {
             let _ = self.poll.registry().deregister(leg.rtcp_socket());
-            self.tokens.remove(&(leg.slot * 2));
-            self.tokens.remove(&(leg.slot * 2 + 1));
+            self.free.push(slot);
             let report = leg.finish();
             let _ = self.events.send(MediaEvent::Stopped {
                 call_id: call_id.clone(),
@@ -339,15 +341,43 @@ impl Worker {
     }
 
     fn stop_all(&mut self) {
-        let ids: Vec<Bytes> = self.legs.keys().cloned().collect();
+        let ids: Vec<Bytes> = self.by_call.keys().cloned().collect();
         for id in ids {
             self.stop(&id);
         }
     }
 
+    /// Reads each call's queued RTP, then runs the call for this 20 ms.
     fn tick(&mut self, now: Instant) {
-        for leg in self.legs.values_mut() {
-            leg.tick(now, &self.cfg, &self.events);
+        self.batch.set_clock(now, SystemTime::now());
+        let Worker {
+            legs,
+            batch,
+            cfg,
+            events,
+            ..
+        } = self;
+        for leg in legs.iter_mut().flatten() {
+            // Bounded: after a stall a call may have a backlog, but a flood on one port
+            // cannot starve the other calls of this worker.
+            for _ in 0..4 {
+                let n = match batch.recv(leg.rtp_socket()) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        debug!(error = %e, "RTP receive error");
+                        0
+                    }
+                };
+                for i in 0..n {
+                    if let Some(d) = batch.get(i) {
+                        leg.on_rtp(d.arrival, d.from, d.data, cfg, events);
+                    }
+                }
+                if n < BATCH {
+                    break;
+                }
+            }
+            leg.tick(now, cfg, events);
         }
     }
 }

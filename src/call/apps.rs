@@ -15,6 +15,9 @@ pub const DIGIT_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum AppKind {
     Echo,
     Welcome,
+    /// An IVR flow drives the call from `call/` with media commands; the leg plays and
+    /// records only what it is told.
+    Flow,
 }
 
 impl AppKind {
@@ -72,6 +75,7 @@ pub enum AppAction {
 pub enum App {
     Echo,
     Welcome(Welcome),
+    Flow,
 }
 
 pub struct Welcome {
@@ -89,6 +93,7 @@ impl App {
     pub fn start(kind: AppKind, prompts: &Prompts, player: &mut Player, now: Instant) -> App {
         match kind {
             AppKind::Echo => App::Echo,
+            AppKind::Flow => App::Flow,
             AppKind::Welcome => {
                 let last = play_all(player, &prompts.welcome);
                 let state = match last {
@@ -169,7 +174,7 @@ impl App {
     pub fn digits(&self) -> &str {
         match self {
             App::Welcome(w) => &w.digits,
-            App::Echo => "",
+            App::Echo | App::Flow => "",
         }
     }
 }

@@ -223,6 +223,7 @@ impl CallManager {
                     });
                 }
             }
+            MediaEvent::PlaybackDone { .. } | MediaEvent::RecordDone { .. } => {}
             MediaEvent::Stopped { call_id, report } => {
                 let Some(call) = self.calls.get_mut(&call_id) else {
                     return;

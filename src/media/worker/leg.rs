@@ -1,11 +1,12 @@
 //! One call's media inside a worker: RTP in → jitter buffer → decode → DTMF detection →
 //! the app (echo or prompts) → encode → RTP out, plus recording, RTCP and the RTP timeout.
 
+use super::remote::{Remote, RemoteEvent, VoicemailFile, VoicemailSpec};
 use super::{DigitSource, MediaConfig, MediaEvent, MediaParams, MediaReport};
 use crate::call::apps::{App, AppAction, AppKind};
 use crate::media::dtmf::{DtmfReceiver, DtmfSender, InbandDetector};
 use crate::media::g711;
-use crate::media::player::Player;
+use crate::media::player::{Item, Player};
 use crate::media::recorder::Recorder;
 use crate::media::rtp::{
     Frame, JitterBuffer, JitterConfig, NtpClock, QualityInput, RtcpSession, RtpReceiver, RtpSender,
@@ -35,6 +36,12 @@ pub struct Leg {
     saw_rfc4733: bool,
     player: Player,
     app: App,
+    /// What an IVR flow asked for (play lists, voicemail); idle for built-in apps.
+    remote: Remote,
+    remote_events: Vec<RemoteEvent>,
+    voicemails: Vec<std::path::PathBuf>,
+    /// The call's UTC date: recordings and voicemails go under recordings/YYYY/MM/DD.
+    date: (u16, u8, u8),
     recorder: Option<Recorder>,
     recording_error: bool,
     /// Start of the call, or the end of the last hold: silence before it does not count.
@@ -84,10 +91,11 @@ impl Leg {
         });
         let mut player = Player::new();
         let app = App::start(app, &cfg.prompts, &mut player, now);
+        let (y, m, d) = utc_date(started);
+        let date = (y as u16, m as u8, d as u8);
         let recorder = if record {
             let id = String::from_utf8_lossy(&call_id).into_owned();
-            let (y, m, d) = utc_date(started);
-            match Recorder::create(&cfg.recordings_dir, (y as u16, m as u8, d as u8), &id) {
+            match Recorder::create(&cfg.recordings_dir, date, &id) {
                 Ok(r) => Some(r),
                 Err(e) => {
                     warn!(call_id = %id, error = %e, "cannot record this call");
@@ -112,6 +120,10 @@ impl Leg {
             saw_rfc4733: false,
             player,
             app,
+            remote: Remote::default(),
+            remote_events: Vec::new(),
+            voicemails: Vec::new(),
+            date,
             recorder,
             recording_error: false,
             quiet_since: now,
@@ -184,6 +196,77 @@ impl Leg {
         });
         self.app
             .on_digit(digit, &cfg.prompts, &mut self.player, now);
+        self.remote
+            .on_digit(digit, &mut self.player, &mut self.remote_events);
+        self.report_remote(events);
+    }
+
+    /// An IVR flow's prompts: played in order, reported done (or interrupted) by id.
+    pub fn play(
+        &mut self,
+        id: u64,
+        items: Vec<Item>,
+        interruptible: bool,
+        events: &UnboundedSender<MediaEvent>,
+    ) {
+        self.remote.play(
+            &mut self.player,
+            id,
+            items,
+            interruptible,
+            &mut self.remote_events,
+        );
+        self.report_remote(events);
+    }
+
+    pub fn stop_playback(&mut self, events: &UnboundedSender<MediaEvent>) {
+        self.remote.stop(&mut self.player, &mut self.remote_events);
+        self.report_remote(events);
+    }
+
+    /// An IVR flow's voicemail, saved beside the call recordings.
+    pub fn record_voicemail(
+        &mut self,
+        id: u64,
+        spec: VoicemailSpec,
+        cfg: &MediaConfig,
+        events: &UnboundedSender<MediaEvent>,
+    ) {
+        let name = format!("{}-voicemail-{id}", String::from_utf8_lossy(&self.call_id));
+        self.remote.record(
+            &mut self.player,
+            id,
+            spec,
+            VoicemailFile {
+                dir: &cfg.recordings_dir,
+                date: self.date,
+                name: &name,
+            },
+            &mut self.remote_events,
+        );
+        self.report_remote(events);
+    }
+
+    fn report_remote(&mut self, events: &UnboundedSender<MediaEvent>) {
+        for ev in self.remote_events.drain(..) {
+            let ev = match ev {
+                RemoteEvent::PlaybackDone { id, interrupted } => MediaEvent::PlaybackDone {
+                    call_id: self.call_id.clone(),
+                    id,
+                    interrupted,
+                },
+                RemoteEvent::RecordDone { id, path, duration } => {
+                    self.voicemails.extend(path.clone());
+                    MediaEvent::RecordDone {
+                        call_id: self.call_id.clone(),
+                        id,
+                        path,
+                        duration,
+                    }
+                }
+            };
+            let _ = events.send(ev);
+        }
     }
 
     pub fn tick(&mut self, now: Instant, cfg: &MediaConfig, events: &UnboundedSender<MediaEvent>) {
@@ -208,6 +291,11 @@ impl Leg {
         }
         if let AppAction::Hangup(cause) = self.app.on_tick(now, &cfg.prompts, &mut self.player) {
             self.request_hangup(cause, events);
+        }
+        self.remote
+            .tick(&mut self.player, &self.pcm_in, &mut self.remote_events);
+        if !self.remote_events.is_empty() {
+            self.report_remote(events);
         }
         // 3. Send (not while the peer holds us: it asked us to stop sending).
         if !self.params.on_hold {
@@ -296,6 +384,14 @@ impl Leg {
     pub fn finish(mut self) -> MediaReport {
         let stats = self.rx.stats();
         let now = Instant::now();
+        // A voicemail still recording ends with the call (the caller hung up mid-message).
+        let mut last = Vec::new();
+        self.remote.finish(&mut last);
+        for ev in last {
+            if let RemoteEvent::RecordDone { path: Some(p), .. } = ev {
+                self.voicemails.push(p);
+            }
+        }
         if let Ok(n) = self
             .rtcp_session
             .write_bye(now, &mut self.rx, &self.tx, &mut self.out)
@@ -326,6 +422,7 @@ impl Leg {
             jitter_ms,
             recording,
             digits: std::mem::take(&mut self.digits),
+            voicemails: std::mem::take(&mut self.voicemails),
         }
     }
 }

@@ -8,8 +8,10 @@
 
 mod batch_recv;
 mod leg;
+mod remote;
 
 use crate::call::apps::{AppKind, Prompts};
+use crate::media::player::Item;
 use crate::media::rtp::RtpStats;
 use crate::sdp::Codec;
 use batch_recv::{BATCH, RecvBatch, enable_timestamps};
@@ -17,6 +19,7 @@ use bytes::Bytes;
 use leg::Leg;
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
+pub use remote::VoicemailSpec;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
@@ -72,6 +75,23 @@ pub enum MediaCommand {
     Stop {
         call_id: Bytes,
     },
+    /// An IVR flow's prompts, in order; `PlaybackDone` with the same id when they end.
+    Play {
+        call_id: Bytes,
+        id: u64,
+        items: Vec<Item>,
+        /// A keypress stops them in the tick it arrives (barge-in).
+        interruptible: bool,
+    },
+    StopPlayback {
+        call_id: Bytes,
+    },
+    /// A voicemail of the caller; `RecordDone` with the same id when it ends.
+    Record {
+        call_id: Bytes,
+        id: u64,
+        spec: VoicemailSpec,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +111,8 @@ pub struct MediaReport {
     pub mos: f64,
     pub recording: Option<PathBuf>,
     pub digits: String,
+    /// Voicemail files left during the call (IVR `record` nodes).
+    pub voicemails: Vec<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -102,6 +124,17 @@ pub enum MediaEvent {
     },
     /// The media side wants the call ended (app finished, RTP timeout, socket failure).
     Hangup { call_id: Bytes, cause: String },
+    PlaybackDone {
+        call_id: Bytes,
+        id: u64,
+        interrupted: bool,
+    },
+    RecordDone {
+        call_id: Bytes,
+        id: u64,
+        path: Option<PathBuf>,
+        duration: Duration,
+    },
     /// Sent once per started call after `Stop`: the CDR's media part.
     Stopped {
         call_id: Bytes,
@@ -139,7 +172,10 @@ impl MediaPool {
             MediaCommand::Start { call_id, .. }
             | MediaCommand::Update { call_id, .. }
             | MediaCommand::Digit { call_id, .. }
-            | MediaCommand::Stop { call_id } => call_id,
+            | MediaCommand::Stop { call_id }
+            | MediaCommand::Play { call_id, .. }
+            | MediaCommand::StopPlayback { call_id }
+            | MediaCommand::Record { call_id, .. } => call_id,
         };
         let mut h = std::collections::hash_map::DefaultHasher::new();
         id.hash(&mut h);
@@ -296,6 +332,43 @@ impl Worker {
                 }
             }
             MediaCommand::Stop { call_id } => self.stop(&call_id),
+            MediaCommand::Play {
+                call_id,
+                id,
+                items,
+                interruptible,
+            } => {
+                let events = self.events.clone();
+                if let Some(leg) = self.leg_mut(&call_id) {
+                    leg.play(id, items, interruptible, &events);
+                } else {
+                    // The call is gone: say so, so the flow does not wait forever.
+                    let _ = events.send(MediaEvent::PlaybackDone {
+                        call_id,
+                        id,
+                        interrupted: true,
+                    });
+                }
+            }
+            MediaCommand::StopPlayback { call_id } => {
+                let events = self.events.clone();
+                if let Some(leg) = self.leg_mut(&call_id) {
+                    leg.stop_playback(&events);
+                }
+            }
+            MediaCommand::Record { call_id, id, spec } => {
+                let (cfg, events) = (self.cfg.clone(), self.events.clone());
+                if let Some(leg) = self.leg_mut(&call_id) {
+                    leg.record_voicemail(id, spec, &cfg, &events);
+                } else {
+                    let _ = events.send(MediaEvent::RecordDone {
+                        call_id,
+                        id,
+                        path: None,
+                        duration: Duration::ZERO,
+                    });
+                }
+            }
         }
     }
 

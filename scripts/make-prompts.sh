@@ -28,3 +28,6 @@ render welcome-en en-us "Welcome to the hotline. Please enter your number, then 
 # 谢谢您的来电，再见。
 render goodbye-zh cmn-latn-pinyin "xie4 xie4 nin2 de5 lai2 dian4, zai4 jian4."
 render goodbye-en en-us "Thank you for calling. Goodbye."
+# 您拨打的号码不存在，请核对后再拨。
+render not-in-service-zh cmn-latn-pinyin "nin2 bo1 da3 de5 hao4 ma3 bu2 cun2 zai4, qing3 he2 dui4 hou4 zai4 bo1."
+render not-in-service-en en-us "The number you have dialled is not in service. Please check the number and try again."

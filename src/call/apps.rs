@@ -18,7 +18,13 @@ pub enum AppKind {
     /// An IVR flow drives the call from `call/` with media commands; the leg plays and
     /// records only what it is told.
     Flow,
+    /// A number nobody serves: a polite "not in service" prompt, then hang up with a
+    /// 404-style cause.
+    NotInService,
 }
+
+/// The CDR cause of a call to a number no route serves.
+pub const NOT_IN_SERVICE_CAUSE: &str = "404 number not in service";
 
 impl AppKind {
     pub fn from_name(name: &str) -> Option<AppKind> {
@@ -37,11 +43,12 @@ impl AppKind {
 pub struct Prompts {
     pub welcome: Vec<Prompt>,
     pub goodbye: Vec<Prompt>,
+    pub not_in_service: Vec<Prompt>,
 }
 
 impl Prompts {
-    /// Loads `welcome-zh.wav`, `welcome-en.wav`, `goodbye-zh.wav`, `goodbye-en.wav` from `dir`
-    /// (made by `scripts/make-prompts.sh` during set-up).
+    /// Loads `welcome-*.wav`, `goodbye-*.wav` and `not-in-service-*.wav` (Mandarin, then
+    /// English) from `dir` (made by `scripts/make-prompts.sh` during set-up).
     pub fn load(dir: &Path) -> Prompts {
         let load = |names: &[&str]| -> Vec<Prompt> {
             names
@@ -61,6 +68,7 @@ impl Prompts {
         Prompts {
             welcome: load(&["welcome-zh.wav", "welcome-en.wav"]),
             goodbye: load(&["goodbye-zh.wav", "goodbye-en.wav"]),
+            not_in_service: load(&["not-in-service-zh.wav", "not-in-service-en.wav"]),
         }
     }
 }
@@ -76,6 +84,10 @@ pub enum App {
     Echo,
     Welcome(Welcome),
     Flow,
+    /// Playing "not in service"; hangs up after the last prompt.
+    NotInService {
+        last: Option<ItemId>,
+    },
 }
 
 pub struct Welcome {
@@ -94,6 +106,9 @@ impl App {
         match kind {
             AppKind::Echo => App::Echo,
             AppKind::Flow => App::Flow,
+            AppKind::NotInService => App::NotInService {
+                last: play_all(player, &prompts.not_in_service),
+            },
             AppKind::Welcome => {
                 let last = play_all(player, &prompts.welcome);
                 let state = match last {
@@ -137,6 +152,17 @@ impl App {
     }
 
     pub fn on_tick(&mut self, now: Instant, prompts: &Prompts, player: &mut Player) -> AppAction {
+        if let App::NotInService { last } = self {
+            let mut done = player.is_idle();
+            while let Some(id) = player.poll_finished() {
+                done |= Some(id) == *last;
+            }
+            return if done {
+                AppAction::Hangup(NOT_IN_SERVICE_CAUSE.into())
+            } else {
+                AppAction::Continue
+            };
+        }
         let App::Welcome(w) = self else {
             return AppAction::Continue;
         };
@@ -174,7 +200,7 @@ impl App {
     pub fn digits(&self) -> &str {
         match self {
             App::Welcome(w) => &w.digits,
-            App::Echo | App::Flow => "",
+            App::Echo | App::Flow | App::NotInService { .. } => "",
         }
     }
 }
@@ -189,4 +215,38 @@ fn play_all(player: &mut Player, prompts: &[Prompt]) -> Option<ItemId> {
         last = Some(player.enqueue(Item::Prompt(p.clone())));
     }
     last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::rtp::FRAME_SAMPLES;
+
+    #[test]
+    fn not_in_service_plays_its_prompts_then_hangs_up_with_a_404_cause() {
+        let prompts = Prompts {
+            not_in_service: vec![
+                Prompt::new("zh", vec![500i16; 3 * FRAME_SAMPLES]),
+                Prompt::new("en", vec![500i16; 2 * FRAME_SAMPLES]),
+            ],
+            ..Prompts::default()
+        };
+        let mut player = Player::new();
+        let now = Instant::now();
+        let mut app = App::start(AppKind::NotInService, &prompts, &mut player, now);
+        let mut frame = [0i16; FRAME_SAMPLES];
+        let mut ticks = 0;
+        let cause = loop {
+            let playing = player.next_frame(&mut frame);
+            ticks += 1;
+            match app.on_tick(now, &prompts, &mut player) {
+                AppAction::Continue => assert!(playing, "silence before the hang-up"),
+                AppAction::Hangup(c) => break c,
+            }
+            assert!(ticks < 100, "never hung up");
+        };
+        assert_eq!(ticks, 5, "both prompts play in full first");
+        assert_eq!(cause, NOT_IN_SERVICE_CAUSE);
+        assert!(!app.echoes());
+    }
 }

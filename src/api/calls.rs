@@ -2,7 +2,8 @@
 //! `{"calls": [CallRecord…]}` (the same fields as `hotline calls list --json`).
 //!
 //! Query: `since`, `until` (RFC 3339, a date, or a span back from now such as `1h`),
-//! `limit` (default 100, at most 1000), `tenant`, `number` (caller or dialled, exact).
+//! `limit` (default 100, at most 1000), `tenant`, `number` (caller or dialled, exact),
+//! `flow` (the IVR flow that answered, exact).
 //! A bad parameter gets 400 with `{"error": "...", "fix": "..."}`.
 
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use crate::store::{CallRecord, ListQuery, Store, TIME_FORMS, TimeSpec};
 
 pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 1000;
-/// Longest `number` or `tenant` accepted; anything longer is a mistake.
+/// Longest `number`, `tenant` or `flow` accepted; anything longer is a mistake.
 const MAX_FILTER_LEN: usize = 64;
 
 /// The query string, read as text so that every mistake gets our own JSON answer.
@@ -33,6 +34,7 @@ pub struct CallsParams {
     pub limit: Option<String>,
     pub tenant: Option<String>,
     pub number: Option<String>,
+    pub flow: Option<String>,
 }
 
 /// A 400 or 500 answer: what is wrong and what to do.
@@ -76,7 +78,8 @@ pub async fn list_calls(
         Ok(Query(p)) => list_query(&p, Utc::now()),
         Err(e) => Err(ApiError::bad(
             format!("cannot read the query string: {e}"),
-            "use ?since=1h&limit=100&number=4008001234&tenant=acme, each at most once",
+            "use ?since=1h&limit=100&number=4008001234&tenant=acme&flow=support-en, \
+             each at most once",
         )),
     };
     let query = match query {
@@ -156,6 +159,15 @@ pub fn list_query(p: &CallsParams, now: DateTime<Utc>) -> Result<ListQuery, ApiE
         }
         t => t.map(str::to_string),
     };
+    let flow = match given(&p.flow) {
+        Some(f) if f.len() > MAX_FILTER_LEN => {
+            return Err(ApiError::bad(
+                format!("flow is longer than {MAX_FILTER_LEN} bytes"),
+                "use the flow's name (its file name without .yaml), e.g. flow=ecommerce-zh",
+            ));
+        }
+        f => f.map(str::to_string),
+    };
     if let (Some(s), Some(u)) = (since, until)
         && s >= u
     {
@@ -170,6 +182,7 @@ pub fn list_query(p: &CallsParams, now: DateTime<Utc>) -> Result<ListQuery, ApiE
         limit,
         tenant,
         number,
+        flow,
     })
 }
 
@@ -201,6 +214,7 @@ mod tests {
                 "limit" => p.limit = v,
                 "tenant" => p.tenant = v,
                 "number" => p.number = v,
+                "flow" => p.flow = v,
                 _ => panic!("no parameter {k}"),
             }
         }
@@ -219,6 +233,7 @@ mod tests {
                 ("limit", "1000"),
                 ("tenant", "acme"),
                 ("number", "+864008001234"),
+                ("flow", "ecommerce-zh"),
             ]),
             now(),
         )
@@ -228,8 +243,9 @@ mod tests {
         assert_eq!(q.limit, 1000);
         assert_eq!(q.tenant.as_deref(), Some("acme"));
         assert_eq!(q.number.as_deref(), Some("+864008001234"));
+        assert_eq!(q.flow.as_deref(), Some("ecommerce-zh"));
         let q = list_query(
-            &params(&[("since", ""), ("limit", " "), ("number", "")]),
+            &params(&[("since", ""), ("limit", " "), ("number", ""), ("flow", "")]),
             now(),
         );
         assert_eq!(q, Ok(ListQuery::default()));
@@ -276,6 +292,9 @@ mod tests {
         let long = "9".repeat(65);
         assert!(list_query(&params(&[("number", &long)]), now()).is_err());
         assert!(list_query(&params(&[("tenant", &long)]), now()).is_err());
+        let e = list_query(&params(&[("flow", &long)]), now()).unwrap_err();
+        assert!(e.error.contains("flow is longer than 64"), "{}", e.error);
+        assert!(e.fix.contains("flow=ecommerce-zh"), "{}", e.fix);
     }
 
     /// One HTTP/1.1 GET on a fresh connection: (status, JSON body).
@@ -300,6 +319,7 @@ mod tests {
     async fn serves_calls_and_json_errors_over_http() {
         let store = Arc::new(Store::open("sqlite::memory:").await.unwrap());
         let t0 = Utc::now() - TimeDelta::hours(3);
+        let flows = [Some("ecommerce-zh"), None, Some("support-en")];
         for (i, to) in ["4008001234", "4008005678", "4008001234"]
             .iter()
             .enumerate()
@@ -314,6 +334,7 @@ mod tests {
                     from: "13812345678".into(),
                     to: to.to_string(),
                     at,
+                    flow: flows[i].map(str::to_string),
                 })
                 .await
                 .unwrap();
@@ -328,6 +349,12 @@ mod tests {
                     jitter_ms: None,
                     mos: None,
                     recording: None,
+                    ivr_path: if flows[i].is_some() {
+                        format!("greeting>menu[{i}]>bye")
+                    } else {
+                        String::new()
+                    },
+                    voicemail: (i == 2).then(|| "recordings/voicemail/c2.wav".to_string()),
                 })
                 .await
                 .unwrap();
@@ -349,6 +376,19 @@ mod tests {
         assert_eq!(ids, ["c2", "c1", "c0"]);
         assert_eq!(body["calls"][0]["duration_s"], 10);
         assert_eq!(body["calls"][0]["state"], "ended");
+        assert_eq!(body["calls"][0]["flow"], "support-en");
+        assert_eq!(body["calls"][0]["ivr_path"], "greeting>menu[2]>bye");
+        assert_eq!(body["calls"][0]["voicemail"], "recordings/voicemail/c2.wav");
+        // A call no flow answered: null, "", null.
+        assert!(body["calls"][1]["flow"].is_null(), "{body}");
+        assert_eq!(body["calls"][1]["ivr_path"], "");
+        assert!(body["calls"][1]["voicemail"].is_null(), "{body}");
+
+        let (status, body) = get(addr, "/api/v1/calls?flow=ecommerce-zh").await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["calls"].as_array().unwrap().len(), 1, "{body}");
+        assert_eq!(body["calls"][0]["call_id"], "c0");
+        assert_eq!(body["calls"][0]["ivr_path"], "greeting>menu[0]>bye");
 
         let (status, body) = get(addr, "/api/v1/calls?number=4008001234&limit=1").await;
         assert_eq!(status, 200, "{body}");

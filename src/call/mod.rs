@@ -108,6 +108,7 @@ impl CallManager {
                     from,
                     to,
                     at: Utc::now(),
+                    flow: None,
                 }))
                 .await;
                 self.calls.insert(
@@ -183,6 +184,7 @@ impl CallManager {
                     jitter_ms: None,
                     mos: None,
                     recording: None,
+                    ..Default::default()
                 };
                 if call.media_started {
                     // The CDR waits for the media report (quality, digits, recording).

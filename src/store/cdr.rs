@@ -8,7 +8,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
 
 /// A call was offered to Hotline: the row is created in state `ringing`.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// `Default` (empty strings, the Unix epoch, no flow) lets callers name only what they know:
+/// `CallStart { call_id, at, ..Default::default() }`.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CallStart {
     /// Unique across all nodes (the SIP Call-ID or Hotline's own call id).
     pub call_id: String,
@@ -19,6 +22,9 @@ pub struct CallStart {
     /// The dialled (400) number.
     pub to: String,
     pub at: DateTime<Utc>,
+    /// The IVR flow that answered (its name, e.g. "ecommerce-zh"); `None` when no flow did
+    /// (an unknown number, or an app that is not a flow).
+    pub flow: Option<String>,
 }
 
 /// A call ended (either side hung up, or Hotline/the system ended it).
@@ -37,6 +43,32 @@ pub struct CallEnd {
     pub mos: Option<f64>,
     /// Path of the recording file, if the call was recorded.
     pub recording: Option<String>,
+    /// The caller's way through the IVR flow, nodes joined by `>` with inputs in brackets
+    /// and outcomes in parentheses, e.g. `hours>greeting>menu[1]>order[12345678#]>lookup(ok)`;
+    /// empty when no flow ran.
+    pub ivr_path: String,
+    /// Path of the voicemail WAV the caller left, if any.
+    pub voicemail: Option<String>,
+}
+
+/// Empty strings, the Unix epoch, side `system` and nothing measured, so that callers name
+/// only what they know: `CallEnd { call_id, at, cause, side, ..Default::default() }`.
+impl Default for CallEnd {
+    fn default() -> Self {
+        CallEnd {
+            call_id: String::new(),
+            at: DateTime::<Utc>::default(),
+            cause: String::new(),
+            side: HangupSide::System,
+            digits: String::new(),
+            loss_pct: None,
+            jitter_ms: None,
+            mos: None,
+            recording: None,
+            ivr_path: String::new(),
+            voicemail: None,
+        }
+    }
 }
 
 /// One write for the store task; [`crate::store::Store::apply`] writes a batch of them in one
@@ -188,6 +220,13 @@ pub struct CallRecord {
     pub mos: Option<f64>,
     pub recording: Option<String>,
     pub state: CallState,
+    /// The IVR flow that answered; `None` for calls no flow answered (and for calls stored
+    /// before flows were recorded).
+    pub flow: Option<String>,
+    /// See [`CallEnd::ivr_path`]; empty while the call is up and when no flow ran.
+    pub ivr_path: String,
+    /// Path of the voicemail WAV, if the caller left one.
+    pub voicemail: Option<String>,
 }
 
 /// RFC 3339, UTC, millisecond precision: the one time format of CDR output.
@@ -218,6 +257,8 @@ pub struct ListQuery {
     pub tenant: Option<String>,
     /// Calls from or to this number (exact match).
     pub number: Option<String>,
+    /// Calls answered by this IVR flow (exact name).
+    pub flow: Option<String>,
 }
 
 impl ListQuery {
@@ -232,6 +273,7 @@ impl Default for ListQuery {
             limit: Self::DEFAULT_LIMIT,
             tenant: None,
             number: None,
+            flow: None,
         }
     }
 }

@@ -1,5 +1,5 @@
-//! `hotline calls list`: recent CDRs as a table for people (caller numbers masked) or as
-//! JSON lines for programs.
+//! `hotline calls list`: recent CDRs as a table for people (caller numbers and long keyed
+//! inputs masked) or as JSON lines for programs.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -42,6 +42,10 @@ pub struct CallsListArgs {
     /// Only calls from or to this number (exact), e.g. --number 4008001234.
     #[arg(long, value_name = "NUMBER")]
     pub number: Option<String>,
+
+    /// Only calls answered by this IVR flow, e.g. --flow ecommerce-zh.
+    #[arg(long, value_name = "FLOW")]
+    pub flow: Option<String>,
 
     /// Show callers' numbers and keyed digits in full in the table (masked by default).
     #[arg(long)]
@@ -100,6 +104,7 @@ pub async fn calls_list_text(args: &CallsListArgs, now: DateTime<Utc>) -> anyhow
         limit: args.limit,
         tenant: args.tenant.clone(),
         number: args.number.clone(),
+        flow: args.flow.clone(),
     };
     let calls = store
         .list_calls(&query)
@@ -124,7 +129,7 @@ pub fn json_lines(calls: &[CallRecord]) -> serde_json::Result<String> {
     Ok(s)
 }
 
-const HEADERS: [&str; 13] = [
+const HEADERS: [&str; 16] = [
     "STARTED (UTC)",
     "TENANT",
     "FROM",
@@ -137,7 +142,11 @@ const HEADERS: [&str; 13] = [
     "LOSS%",
     "DIGITS",
     "HANGUP",
+    "FLOW",
+    "VOICEMAIL",
     "CALL ID",
+    // Last: the longest cell, and nothing after it needs aligning.
+    "IVR PATH",
 ];
 
 /// An aligned table, or a line saying there are none.
@@ -153,7 +162,7 @@ pub fn table(calls: &[CallRecord], full_numbers: bool) -> String {
         }
     };
     let dash = || "-".to_string();
-    let rows: Vec<[String; 13]> = calls
+    let rows: Vec<[String; 16]> = calls
         .iter()
         .map(|c| {
             [
@@ -178,7 +187,16 @@ pub fn table(calls: &[CallRecord], full_numbers: bool) -> String {
                     (None, Some(cause)) => cause.clone(),
                     (None, None) => dash(),
                 },
+                c.flow.clone().unwrap_or_else(dash),
+                c.voicemail.clone().unwrap_or_else(dash),
                 c.call_id.clone(),
+                if c.ivr_path.is_empty() {
+                    dash()
+                } else if full_numbers {
+                    c.ivr_path.clone()
+                } else {
+                    mask_inputs(&c.ivr_path)
+                },
             ]
         })
         .collect();
@@ -212,6 +230,24 @@ pub fn table(calls: &[CallRecord], full_numbers: bool) -> String {
         if calls.len() == 1 { "" } else { "s" }
     ));
     s
+}
+
+/// An IVR path with each bracketed input masked like a number, so that order and card
+/// numbers keyed into a flow stay private while short menu choices stay readable:
+/// `menu[1]>order[12345678#]` → `menu[1]>order[123*5678#]`.
+fn mask_inputs(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(open) = rest.find('[') {
+        let (head, tail) = rest.split_at(open + 1);
+        out.push_str(head);
+        // An unclosed bracket (a path cut short) masks to the end.
+        let close = tail.find(']').unwrap_or(tail.len());
+        out.push_str(&mask(&tail.as_bytes()[..close]));
+        rest = &tail[close..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Seconds as m:ss or h:mm:ss.

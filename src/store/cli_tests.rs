@@ -68,6 +68,9 @@ fn record() -> CallRecord {
         mos: Some(4.21),
         recording: Some("recordings/a.wav".into()),
         state: CallState::Ended,
+        flow: Some("ecommerce-zh".into()),
+        ivr_path: "hours>greeting>menu[1]>order[6222021234567890#]>lookup(ok)>status>bye".into(),
+        voicemail: Some("recordings/voicemail/a.wav".into()),
     }
 }
 
@@ -77,6 +80,7 @@ fn flags_parse_with_defaults() {
     assert!(!a.json && !a.full_numbers);
     assert_eq!(a.limit, 50);
     assert_eq!(a.since, None);
+    assert_eq!(a.flow, None);
     let a = parse(&[
         "--json",
         "--since",
@@ -90,6 +94,8 @@ fn flags_parse_with_defaults() {
         "--number",
         "4008001234",
         "--full-numbers",
+        "--flow",
+        "ecommerce-zh",
         "--config",
         "/etc/hotline/hotline.toml",
         "--data-dir",
@@ -107,6 +113,7 @@ fn flags_parse_with_defaults() {
     assert_eq!(a.limit, 7);
     assert_eq!(a.tenant.as_deref(), Some("acme"));
     assert_eq!(a.number.as_deref(), Some("4008001234"));
+    assert_eq!(a.flow.as_deref(), Some("ecommerce-zh"));
     assert_eq!(a.config, Some(PathBuf::from("/etc/hotline/hotline.toml")));
     assert_eq!(a.data_dir, Some(PathBuf::from("/var/lib/hotline")));
     assert_eq!(a.database.as_deref(), Some("postgres://h/cdr"));
@@ -153,6 +160,9 @@ fn json_lines_use_the_documented_field_names() {
         "mos",
         "recording",
         "state",
+        "flow",
+        "ivr_path",
+        "voicemail",
     ];
     let mut got = keys.clone();
     got.sort_unstable();
@@ -165,16 +175,27 @@ fn json_lines_use_the_documented_field_names() {
     assert_eq!(v["state"], "ended");
     assert_eq!(v["duration_s"], 3730);
     assert_eq!(v["mos"], 4.21);
+    assert_eq!(v["flow"], "ecommerce-zh");
+    assert_eq!(
+        v["ivr_path"], "hours>greeting>menu[1]>order[6222021234567890#]>lookup(ok)>status>bye",
+        "JSON keeps inputs in full"
+    );
+    assert_eq!(v["voicemail"], "recordings/voicemail/a.wav");
 
     let mut ringing = record();
     ringing.answered_at = None;
     ringing.ended_at = None;
     ringing.hangup_side = None;
     ringing.state = CallState::Ringing;
+    ringing.flow = None;
+    ringing.ivr_path = String::new();
+    ringing.voicemail = None;
     let v: serde_json::Value =
         serde_json::from_str(json_lines(&[ringing]).unwrap().trim()).unwrap();
     assert!(v["answered_at"].is_null() && v["hangup_side"].is_null());
     assert_eq!(v["state"], "ringing");
+    assert!(v["flow"].is_null() && v["voicemail"].is_null(), "{v}");
+    assert_eq!(v["ivr_path"], "");
 }
 
 #[test]
@@ -187,7 +208,8 @@ fn table_masks_callers_unless_asked() {
         .map(str::trim)
         .filter(|c| !c.is_empty())
         .collect();
-    assert_eq!(header.len(), 13, "{t}");
+    assert_eq!(header.len(), 16, "{t}");
+    assert_eq!(header[12..], ["FLOW", "VOICEMAIL", "CALL ID", "IVR PATH"]);
     assert_eq!(header[..4], ["STARTED (UTC)", "TENANT", "FROM", "TO"]);
     let row = lines[1];
     assert!(row.starts_with("2025-06-01 08:00:00  acme "), "{row}");
@@ -202,6 +224,13 @@ fn table_masks_callers_unless_asked() {
     assert!(row.contains("1:02:05"), "{row}");
     assert!(row.contains("caller: BYE"), "{row}");
     assert!(row.contains(" 4.2 "), "{row}");
+    assert!(row.contains(" ecommerce-zh "), "{row}");
+    assert!(row.contains(" recordings/voicemail/a.wav "), "{row}");
+    // Keyed inputs in the path are masked like the digits; menu choices stay readable.
+    assert!(
+        row.ends_with(" hours>greeting>menu[1]>order[622*********7890#]>lookup(ok)>status>bye"),
+        "{row}"
+    );
     assert_eq!(lines[2], "1 call");
     // Columns line up: FROM starts at the same offset in header and row.
     let from_at = lines[0].find("FROM").unwrap();
@@ -212,7 +241,37 @@ fn table_masks_callers_unless_asked() {
         t.contains("13812345678") && t.contains("6222021234567890#"),
         "{t}"
     );
+    assert!(t.contains("order[6222021234567890#]"), "{t}");
     assert_eq!(table(&[], false), "no calls\n");
+}
+
+#[test]
+fn table_shows_dashes_for_calls_without_a_flow() {
+    let mut r = record();
+    r.flow = None;
+    r.ivr_path = String::new();
+    r.voicemail = None;
+    let t = table(&[r], false);
+    let row = t.lines().nth(1).unwrap();
+    assert!(
+        row.ends_with("caller: BYE  -     -          a84b4c76e66710@pc33  -"),
+        "{t}"
+    );
+}
+
+#[test]
+fn path_inputs_are_masked_like_numbers() {
+    assert_eq!(mask_inputs(""), "");
+    assert_eq!(mask_inputs("greeting>bye"), "greeting>bye");
+    assert_eq!(
+        mask_inputs("menu[1]>order[12345678#]>lookup(ok)"),
+        "menu[1]>order[123*5678#]>lookup(ok)"
+    );
+    assert_eq!(mask_inputs("a[13812345678]>b[2]"), "a[138****5678]>b[2]");
+    // A path cut short inside an input still hides it; odd brackets do not panic.
+    assert_eq!(mask_inputs("order[6222021234…"), "order[622***1234…");
+    assert_eq!(mask_inputs("]>[>[]]["), "]>[>[]][");
+    assert_eq!(mask_inputs("菜单[12345678]>结束"), "菜单[123*5678]>结束");
 }
 
 #[test]
@@ -225,7 +284,10 @@ fn durations_read_as_clock_times() {
 
 async fn seed(location: &str) {
     let store = Store::open(location).await.unwrap();
-    for (id, ago_min, from) in [("old", 120, "13800000001"), ("new", 10, "13800000002")] {
+    for (id, ago_min, from, flow) in [
+        ("old", 120, "13800000001", "support-en"),
+        ("new", 10, "13800000002", "ecommerce-zh"),
+    ] {
         let at = now() - TimeDelta::minutes(ago_min);
         store
             .call_started(&CallStart {
@@ -235,6 +297,7 @@ async fn seed(location: &str) {
                 from: from.into(),
                 to: "4008001234".into(),
                 at,
+                flow: Some(flow.into()),
             })
             .await
             .unwrap();
@@ -249,6 +312,8 @@ async fn seed(location: &str) {
                 jitter_ms: None,
                 mos: None,
                 recording: None,
+                ivr_path: format!("greeting>menu[1]>{id}"),
+                voicemail: None,
             })
             .await
             .unwrap();
@@ -293,6 +358,26 @@ async fn lists_from_a_database_url_with_relative_since() {
         text.find("0002").unwrap() < text.find("0001").unwrap(),
         "newest first"
     );
+
+    args.flow = Some("support-en".into());
+    let text = calls_list_text(&args, now()).await.unwrap();
+    assert!(text.ends_with("1 call\n"), "{text}");
+    assert!(
+        text.contains(" support-en ") && text.contains("greeting>menu[1]>old"),
+        "{text}"
+    );
+    args.json = true;
+    let text = calls_list_text(&args, now()).await.unwrap();
+    let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(
+        (&v["call_id"], &v["flow"], &v["ivr_path"]),
+        (
+            &"old".into(),
+            &"support-en".into(),
+            &"greeting>menu[1]>old".into()
+        )
+    );
+    assert!(v["voicemail"].is_null());
 }
 
 #[tokio::test]

@@ -366,6 +366,10 @@ impl Store {
             let p = Param::Text(tenant.clone());
             cond(&mut sql, &mut params, "tenant = $n", p);
         }
+        if let Some(flow) = &q.flow {
+            let p = Param::Text(flow.clone());
+            cond(&mut sql, &mut params, "flow = $n", p);
+        }
         if let Some(number) = &q.number {
             let p = Param::Text(number.clone());
             cond(
@@ -427,12 +431,14 @@ async fn prepare_sqlite_file(path: &Path) -> Result<SqliteConnectOptions, StoreE
 
 const SELECT_CALLS: &str = "SELECT call_id, tenant, node_id, from_number, to_number, \
      started_at_ms, answered_at_ms, ended_at_ms, duration_s, billable_s, hangup_cause, \
-     hangup_side, digits, codec, loss_pct, jitter_ms, mos, recording, state FROM calls";
+     hangup_side, digits, codec, loss_pct, jitter_ms, mos, recording, state, flow, ivr_path, \
+     voicemail FROM calls";
 
 async fn insert_call(conn: &mut AnyConnection, c: &CallStart) -> Result<(), StoreError> {
     let done = sqlx::query(
         "INSERT INTO calls (call_id, tenant, node_id, from_number, to_number, started_at_ms, \
-         state) VALUES ($1, $2, $3, $4, $5, $6, 'ringing') ON CONFLICT (call_id) DO NOTHING",
+         flow, state) VALUES ($1, $2, $3, $4, $5, $6, $7, 'ringing') \
+         ON CONFLICT (call_id) DO NOTHING",
     )
     .bind(c.call_id.clone())
     .bind(c.tenant.clone())
@@ -440,6 +446,7 @@ async fn insert_call(conn: &mut AnyConnection, c: &CallStart) -> Result<(), Stor
     .bind(c.from.clone())
     .bind(c.to.clone())
     .bind(c.at.timestamp_millis())
+    .bind(c.flow.clone())
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 0 {
@@ -478,7 +485,7 @@ async fn end_call(conn: &mut AnyConnection, e: &CallEnd) -> Result<(), StoreErro
          billable_s = CASE WHEN answered_at_ms IS NULL OR $2 <= answered_at_ms \
              THEN 0 ELSE ($2 - answered_at_ms + 999) / 1000 END, \
          hangup_cause = $3, hangup_side = $4, digits = $5, loss_pct = $6, jitter_ms = $7, \
-         mos = $8, recording = $9, state = 'ended' \
+         mos = $8, recording = $9, ivr_path = $10, voicemail = $11, state = 'ended' \
          WHERE call_id = $1 AND state IN ('ringing', 'up')",
     )
     .bind(e.call_id.clone())
@@ -490,12 +497,31 @@ async fn end_call(conn: &mut AnyConnection, e: &CallEnd) -> Result<(), StoreErro
     .bind(finite(e.jitter_ms))
     .bind(finite(e.mos))
     .bind(e.recording.clone())
+    .bind(capped_path(&e.ivr_path))
+    .bind(e.voicemail.clone())
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 0 {
         return Err(why_not(conn, &e.call_id, "ended").await);
     }
     Ok(())
+}
+
+/// Longest IVR path stored, in bytes: a caller looping in a menu for an hour must not make
+/// a megabyte row. Long enough for any sensible walk through a flow.
+pub const MAX_IVR_PATH: usize = 2000;
+
+/// `path`, or its first [`MAX_IVR_PATH`] bytes (cut at a char boundary) ending in `…`.
+fn capped_path(path: &str) -> String {
+    if path.len() <= MAX_IVR_PATH {
+        return path.to_string();
+    }
+    const MORE: &str = "…";
+    let mut cut = MAX_IVR_PATH - MORE.len();
+    while !path.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{MORE}", &path[..cut])
 }
 
 /// NaN or infinite quality numbers are stored as unknown.
@@ -562,6 +588,9 @@ fn record_from_row(row: &AnyRow) -> Result<CallRecord, StoreError> {
         state: state
             .parse::<CallState>()
             .map_err(|e| bad("state", e.to_string()))?,
+        flow: row.try_get("flow")?,
+        ivr_path: row.try_get("ivr_path")?,
+        voicemail: row.try_get("voicemail")?,
         call_id,
     })
 }

@@ -51,6 +51,7 @@ fn start(id: &str, node: &str, tenant: &str, from: &str, to: &str, at: i64) -> C
         from: from.to_string(),
         to: to.to_string(),
         at: t(at),
+        flow: None,
     }
 }
 
@@ -65,6 +66,8 @@ fn end(id: &str, at: i64, side: HangupSide) -> CallEnd {
         jitter_ms: Some(12.25),
         mos: Some(4.1),
         recording: Some("recordings/2025/06/01/c1.wav".to_string()),
+        ivr_path: String::new(),
+        voicemail: None,
     }
 }
 
@@ -132,6 +135,9 @@ mod checks {
                 mos: Some(4.1),
                 recording: Some("recordings/2025/06/01/c1.wav".into()),
                 state: CallState::Ended,
+                flow: None,
+                ivr_path: String::new(),
+                voicemail: None,
             }
         );
         assert_eq!(
@@ -363,6 +369,15 @@ mod checks {
         };
         assert_eq!(ids(store.list_calls(&q).await.unwrap()), ["c3"]);
 
+        let q = ListQuery {
+            flow: Some("c1".into()),
+            ..ListQuery::default()
+        };
+        assert!(
+            store.list_calls(&q).await.unwrap().is_empty(),
+            "calls without a flow match no flow filter"
+        );
+
         // Quotes in filters are data, not SQL.
         let q = ListQuery {
             tenant: Some("x' OR '1'='1".into()),
@@ -372,16 +387,146 @@ mod checks {
     }
 }
 
+/// The IVR columns: flow at start, path and voicemail at the end, the flow filter.
+mod ivr_checks {
+    use super::*;
+
+    const PATH: &str = "hours>greeting>menu[1]>order[12345678#]>lookup(ok)>status>bye";
+    const VOICEMAIL: &str = "recordings/voicemail/2026/11/23/vm2.wav";
+
+    fn flow_start(id: &str, flow: Option<&str>, at: i64) -> CallStart {
+        CallStart {
+            flow: flow.map(str::to_string),
+            ..start(id, "n1", "acme", "13812345678", "4008001234", at)
+        }
+    }
+
+    pub async fn flow_path_and_voicemail_round_trip(store: &Store) {
+        store
+            .call_started(&flow_start("order", Some("ecommerce-zh"), 0))
+            .await
+            .unwrap();
+        let c = one(store, "order").await;
+        assert_eq!(c.flow.as_deref(), Some("ecommerce-zh"));
+        assert_eq!((c.ivr_path.as_str(), c.voicemail), ("", None));
+
+        store.call_answered("order", t(300), "PCMA").await.unwrap();
+        store
+            .call_ended(&CallEnd {
+                ivr_path: PATH.into(),
+                ..end("order", 40_000, HangupSide::Hotline)
+            })
+            .await
+            .unwrap();
+        let c = one(store, "order").await;
+        assert_eq!(c.flow.as_deref(), Some("ecommerce-zh"));
+        assert_eq!(c.ivr_path, PATH);
+        assert_eq!(c.voicemail, None);
+        assert_eq!(c.state, CallState::Ended);
+
+        // After hours: the caller left a voicemail; node names may be any text.
+        store
+            .call_started(&flow_start("vm", Some("support-en"), 1_000))
+            .await
+            .unwrap();
+        store.call_answered("vm", t(1_200), "PCMU").await.unwrap();
+        let vm_path = "hours(closed)>留言提示>voicemail(12s)>bye";
+        store
+            .call_ended(&CallEnd {
+                ivr_path: vm_path.into(),
+                voicemail: Some(VOICEMAIL.into()),
+                ..end("vm", 20_000, HangupSide::Caller)
+            })
+            .await
+            .unwrap();
+        let c = one(store, "vm").await;
+        assert_eq!(c.ivr_path, vm_path);
+        assert_eq!(c.voicemail.as_deref(), Some(VOICEMAIL));
+
+        // An unknown number: no flow, a 404-style cause.
+        store
+            .call_started(&flow_start("unknown", None, 2_000))
+            .await
+            .unwrap();
+        store
+            .call_ended(&CallEnd {
+                cause: "404 no flow for 4009999999".into(),
+                ..end("unknown", 6_000, HangupSide::Hotline)
+            })
+            .await
+            .unwrap();
+        let c = one(store, "unknown").await;
+        assert_eq!((c.flow, c.ivr_path.as_str()), (None, ""));
+        assert_eq!(
+            c.hangup_cause.as_deref(),
+            Some("404 no flow for 4009999999")
+        );
+    }
+
+    pub async fn list_filters_by_flow(store: &Store) {
+        for (id, flow, at) in [
+            ("a", Some("ecommerce-zh"), 0),
+            ("b", Some("support-en"), 1_000),
+            ("c", None, 2_000),
+            ("d", Some("ecommerce-zh"), 3_000),
+        ] {
+            store.call_started(&flow_start(id, flow, at)).await.unwrap();
+        }
+        let ids = |v: Vec<CallRecord>| v.into_iter().map(|c| c.call_id).collect::<Vec<_>>();
+        let q = |flow: &str| ListQuery {
+            flow: Some(flow.into()),
+            ..ListQuery::default()
+        };
+        assert_eq!(
+            ids(store.list_calls(&q("ecommerce-zh")).await.unwrap()),
+            ["d", "a"]
+        );
+        assert_eq!(
+            ids(store.list_calls(&q("support-en")).await.unwrap()),
+            ["b"]
+        );
+        assert!(store.list_calls(&q("ecommerce")).await.unwrap().is_empty());
+        let both = ListQuery {
+            since: Some(t(1)),
+            tenant: Some("acme".into()),
+            number: Some("4008001234".into()),
+            ..q("ecommerce-zh")
+        };
+        assert_eq!(ids(store.list_calls(&both).await.unwrap()), ["d"]);
+    }
+
+    pub async fn overlong_paths_are_cut_at_a_char_boundary(store: &Store) {
+        store
+            .call_started(&flow_start("loop", Some("support-en"), 0))
+            .await
+            .unwrap();
+        // 3-byte characters: a cut at a fixed byte count would split one.
+        let long = "菜单[9]>".repeat(1_000);
+        store
+            .call_ended(&CallEnd {
+                ivr_path: long.clone(),
+                ..end("loop", 3_600_000, HangupSide::Caller)
+            })
+            .await
+            .unwrap();
+        let c = one(store, "loop").await;
+        assert!(c.ivr_path.len() <= MAX_IVR_PATH, "{}", c.ivr_path.len());
+        assert!(c.ivr_path.len() > MAX_IVR_PATH - 12, "{}", c.ivr_path.len());
+        assert!(c.ivr_path.ends_with('…'), "{}", c.ivr_path);
+        assert!(long.starts_with(c.ivr_path.trim_end_matches('…')));
+    }
+}
+
 /// One SQLite test per check, each on a fresh file, and `checks_on_postgres` running them
 /// all on one PostgreSQL database, wiped between checks.
 macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
+    ($($name:ident :: $check:ident),* $(,)?) => {
         $(
             #[tokio::test]
-            async fn $name() {
+            async fn $check() {
                 let (_dir, store) = open_temp().await;
                 assert_eq!(store.backend(), Backend::Sqlite);
-                checks::$name(&store).await;
+                $name::$check(&store).await;
             }
         )*
 
@@ -389,8 +534,8 @@ macro_rules! on_both {
             $(
                 let store = Store::open(url).await.expect("open PostgreSQL");
                 assert_eq!(store.backend(), Backend::Postgres);
-                eprintln!("postgres: {}", stringify!($name));
-                checks::$name(&store).await;
+                eprintln!("postgres: {}", stringify!($check));
+                $name::$check(&store).await;
                 wipe(&store).await;
                 store.close().await;
             )*
@@ -399,14 +544,17 @@ macro_rules! on_both {
 }
 
 on_both!(
-    start_answer_end_round_trip,
-    unanswered_call_bills_nothing_and_bad_numbers_are_unknown,
-    end_before_start_clamps_to_zero,
-    out_of_order_writes_are_refused_with_reasons,
-    batch_writes_good_events_and_reports_bad_ones,
-    restart_marks_this_nodes_open_calls_interrupted,
-    heartbeat_older_than_the_call_uses_the_call_time,
-    list_filters_and_orders_newest_first,
+    checks::start_answer_end_round_trip,
+    checks::unanswered_call_bills_nothing_and_bad_numbers_are_unknown,
+    checks::end_before_start_clamps_to_zero,
+    checks::out_of_order_writes_are_refused_with_reasons,
+    checks::batch_writes_good_events_and_reports_bad_ones,
+    checks::restart_marks_this_nodes_open_calls_interrupted,
+    checks::heartbeat_older_than_the_call_uses_the_call_time,
+    checks::list_filters_and_orders_newest_first,
+    ivr_checks::flow_path_and_voicemail_round_trip,
+    ivr_checks::list_filters_by_flow,
+    ivr_checks::overlong_paths_are_cut_at_a_char_boundary,
 );
 
 async fn wipe(store: &Store) {
@@ -438,9 +586,13 @@ async fn postgres_runs_the_same_sql() {
             .fetch_one(&store.pool)
             .await
             .unwrap();
-        assert_eq!(applied, 1);
+        assert_eq!(applied, MIGRATOR.migrations.len() as i64);
         store.close().await;
     }
+    let store = Store::open(&url).await.expect("reopen PostgreSQL");
+    wipe(&store).await;
+    store.close().await;
+    old_database_is_upgraded_in_place(&url).await;
 }
 
 #[tokio::test]
@@ -464,7 +616,7 @@ async fn reopening_keeps_data_and_does_not_rerun_migrations() {
             .fetch_one(&store.pool)
             .await
             .unwrap();
-        assert_eq!(applied, 1);
+        assert_eq!(applied, MIGRATOR.migrations.len() as i64);
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
             .fetch_one(&store.pool)
             .await
@@ -552,5 +704,117 @@ fn locations_are_classified() {
             matches!(classify(bad), Err(StoreError::UnsupportedUrl(_))),
             "{bad}"
         );
+    }
+}
+
+/// A database written by a Hotline from before the IVR columns (only the first migration
+/// run, rows in the old column set) opens with this build: the new migration adds the
+/// columns, old rows survive and read back with no flow, an empty path and no voicemail.
+/// `url` names an empty database.
+async fn old_database_is_upgraded_in_place(url: &str) {
+    const FIRST: i64 = 20250601000000;
+    assert_eq!(MIGRATOR.migrations[0].version, FIRST);
+    assert!(
+        MIGRATOR.migrations.len() >= 2,
+        "the IVR migration is embedded"
+    );
+    {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(url).await.unwrap();
+        MIGRATOR.run_to(FIRST, &pool).await.unwrap();
+        let Err(e) = sqlx::query("SELECT flow FROM calls").fetch_all(&pool).await else {
+            panic!("the old table already has a flow column");
+        };
+        assert!(
+            e.to_string().contains("flow"),
+            "the old table has no flow: {e}"
+        );
+        // Rows as the old code wrote them: one ended, one still ringing.
+        sqlx::query(
+            "INSERT INTO calls (call_id, tenant, node_id, from_number, to_number, \
+             started_at_ms, answered_at_ms, ended_at_ms, duration_s, billable_s, hangup_cause, \
+             hangup_side, digits, codec, recording, state) VALUES \
+             ('old-ended', 'acme', 'n1', '13812345678', '4008001234', $1, $2, $3, 10, 9, 'BYE', \
+              'caller', '1#', 'PCMA', 'recordings/old.wav', 'ended'), \
+             ('old-ringing', 'acme', 'n1', '1001', '4008001234', $1, NULL, NULL, NULL, NULL, \
+              NULL, NULL, '', NULL, NULL, 'ringing')",
+        )
+        .bind(t(0).timestamp_millis())
+        .bind(t(1_000).timestamp_millis())
+        .bind(t(10_000).timestamp_millis())
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    }
+    let store = Store::open(url).await.unwrap();
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(applied, MIGRATOR.migrations.len() as i64);
+    let old = one(&store, "old-ended").await;
+    assert_eq!(old.state, CallState::Ended);
+    assert_eq!(old.billable_s, Some(9));
+    assert_eq!(old.digits, "1#");
+    assert_eq!(old.recording.as_deref(), Some("recordings/old.wav"));
+    assert_eq!(
+        (old.flow, old.ivr_path.as_str(), old.voicemail),
+        (None, "", None)
+    );
+    // The JSON readers see null / "" / null for the new fields.
+    let v = serde_json::to_value(one(&store, "old-ended").await).unwrap();
+    assert!(v["flow"].is_null() && v["voicemail"].is_null(), "{v}");
+    assert_eq!(v["ivr_path"], "");
+
+    // A call open across the upgrade ends with the new fields.
+    store
+        .call_ended(&CallEnd {
+            ivr_path: "greeting>menu[0]>agent".into(),
+            voicemail: Some("recordings/voicemail/x.wav".into()),
+            ..end("old-ringing", 5_000, HangupSide::Caller)
+        })
+        .await
+        .unwrap();
+    let c = one(&store, "old-ringing").await;
+    assert_eq!(c.ivr_path, "greeting>menu[0]>agent");
+    assert_eq!(c.voicemail.as_deref(), Some("recordings/voicemail/x.wav"));
+    assert_eq!(c.flow, None);
+    store.close().await;
+
+    // Reopening applies nothing twice.
+    let store = Store::open(url).await.unwrap();
+    assert_eq!(one(&store, "old-ended").await.tenant, "acme");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn database_from_before_ivr_columns_is_upgraded_in_place() {
+    let dir = TempDir::new();
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let path = dir.0.join("old.db");
+    // An empty file is an empty SQLite database (sqlx would not create it without ?mode=rwc,
+    // which Store::open refuses).
+    std::fs::File::create(&path).unwrap();
+    old_database_is_upgraded_in_place(&format!("sqlite://{}", path.display())).await;
+}
+
+#[test]
+fn paths_are_capped_without_splitting_characters() {
+    assert_eq!(capped_path("a>b[1]"), "a>b[1]");
+    let exact = "x".repeat(MAX_IVR_PATH);
+    assert_eq!(capped_path(&exact), exact);
+    let over = "x".repeat(MAX_IVR_PATH + 1);
+    let cut = capped_path(&over);
+    assert_eq!(cut.len(), MAX_IVR_PATH);
+    assert!(cut.ends_with('…'));
+    for filler in ["é", "菜", "🎵"] {
+        let s = filler.repeat(MAX_IVR_PATH);
+        let cut = capped_path(&s);
+        assert!(
+            cut.len() <= MAX_IVR_PATH && cut.len() > MAX_IVR_PATH - 7,
+            "{filler}"
+        );
+        assert!(cut.ends_with('…'));
     }
 }

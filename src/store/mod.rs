@@ -14,6 +14,6 @@ pub use cdr::{
     CallEnd, CallRecord, CallStart, CallState, CdrEvent, HangupSide, ListQuery, UnknownName,
     format_time, seconds_rounded_up,
 };
-pub use db::{Backend, DB_FILE, INTERRUPTED_CAUSE, Store, StoreError};
+pub use db::{Backend, DB_FILE, INTERRUPTED_CAUSE, MAX_IVR_PATH, Store, StoreError};
 pub use since::{TIME_FORMS, TimeSpec, TimeSpecError};
 pub use writer::WriterConfig;

@@ -115,6 +115,7 @@ mod tests {
                 from: "1001".into(),
                 to: "4008001234".into(),
                 at: at(i),
+                flow: None,
             }))
             .await
             .unwrap();
@@ -136,6 +137,8 @@ mod tests {
             jitter_ms: None,
             mos: None,
             recording: None,
+            ivr_path: "greeting>menu[2]>returns".into(),
+            voicemail: None,
         }))
         .await
         .unwrap();
@@ -164,6 +167,7 @@ mod tests {
         assert_eq!(calls.len(), 10);
         let c3 = calls.iter().find(|c| c.call_id == "c3").unwrap();
         assert_eq!((c3.state, c3.billable_s), (CallState::Ended, Some(2)));
+        assert_eq!(c3.ivr_path, "greeting>menu[2]>returns");
         // The heartbeat was written: a crash now dates open calls no earlier than it.
         assert_eq!(store.mark_interrupted("n1").await.unwrap(), 9);
         let c0 = calls.iter().find(|c| c.call_id == "c0").unwrap();

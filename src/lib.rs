@@ -9,3 +9,4 @@ pub mod media;
 pub mod sdp;
 pub mod sip;
 pub mod store;
+pub mod tts;

@@ -348,6 +348,7 @@ mod tests {
         let path = path.as_ref().expect("a file");
         let wav = hound::WavReader::open(path).expect("playable WAV");
         assert_eq!(wav.duration() as usize, 100 * FRAME_SAMPLES);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -377,6 +378,7 @@ mod tests {
         let path = r.finish(&mut out);
         assert!(path.is_some());
         assert!(matches!(out[..], [RemoteEvent::RecordDone { id: 3, .. }]));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     fn vm<'a>(dir: &'a Path, name: &'a str) -> VoicemailFile<'a> {

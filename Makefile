@@ -24,6 +24,14 @@ bench:
 	@echo; echo "######## summary (var/bench/) ########"
 	@cat var/bench/criterion.txt var/bench/sipp_cps.txt var/bench/idle_dialogs.txt
 
+# Media load matrix (bench/media_load.sh): 500, 1000 and 2000 concurrent 60 s calls with RTP
+# both ways, echo and welcome+record, with rtpengine (via Kamailio) relaying the same calls as
+# the reference. Needs root; installs its packages (scripts/install-deps.sh bench); ~12 min.
+# Results: var/bench/media_load.txt. Knobs as environment, e.g. make bench-media LOADS=500.
+.PHONY: bench-media
+bench-media:
+	bash bench/media_load.sh
+
 # Fuzz the SIP parser (cargo-fuzz; not part of `make test`). FUZZ_SECONDS=600 for a long run.
 # The corpus is seeded from the RFC 4475 torture messages; crashes land in fuzz/artifacts/.
 FUZZ_SECONDS ?= 60

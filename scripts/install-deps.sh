@@ -2,17 +2,23 @@
 # Installs the Debian packages Hotline needs, and only those that are missing (idempotent).
 #   scripts/install-deps.sh run    what building and running `hotline serve` needs
 #   scripts/install-deps.sh test   that, plus the real peers the end-to-end tests drive
+#   scripts/install-deps.sh bench  that, plus what bench/media_load.sh drives: Kamailio
+#                                  (proxy calling rtpengine), rtpengine (the reference relay)
+#                                  and tcpdump (setup time and jitter on the wire)
 set -euo pipefail
 
 mode="${1:-run}"
 run_pkgs=(cmake pkg-config espeak-ng sox)
 test_pkgs=(sip-tester baresip iproute2 util-linux)
+bench_pkgs=(kamailio rtpengine-daemon tcpdump curl python3)
 
 case "$mode" in
   run) want=("${run_pkgs[@]}") ;;
   test) want=("${run_pkgs[@]}" "${test_pkgs[@]}") ;;
+  bench) want=("${run_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
   *)
-    echo "usage: $0 run|test   (run: what 'hotline serve' needs; test: plus the test peers)" >&2
+    echo "usage: $0 run|test|bench   (run: what 'hotline serve' needs; test: plus the test peers;" >&2
+    echo "       bench: plus Kamailio, rtpengine and tcpdump for bench/media_load.sh)" >&2
     exit 2
     ;;
 esac

@@ -788,6 +788,13 @@ impl Endpoint {
         tag: Option<&Bytes>,
     ) {
         let mut resp = Response::for_request(req, status, reason);
+        // §12.1.1: responses that create (or confirm) a dialog echo Record-Route, in order,
+        // so the caller's ACK, BYE and re-INVITEs pass the proxies that asked to stay.
+        if req.method == Method::Invite && (101..300).contains(&status) {
+            for rr in req.headers.get_all(&HeaderName::RecordRoute) {
+                resp.headers.push(HeaderName::RecordRoute, rr.clone());
+            }
+        }
         for (n, v) in extra {
             resp.headers.push(n.clone(), v.clone());
         }
@@ -844,6 +851,13 @@ impl Endpoint {
         extra: &[(HeaderName, Bytes)],
     ) {
         let mut resp = Response::for_request(req, status, reason);
+        // §12.1.1: responses that create (or confirm) a dialog echo Record-Route, in order,
+        // so the caller's ACK, BYE and re-INVITEs pass the proxies that asked to stay.
+        if req.method == Method::Invite && (101..300).contains(&status) {
+            for rr in req.headers.get_all(&HeaderName::RecordRoute) {
+                resp.headers.push(HeaderName::RecordRoute, rr.clone());
+            }
+        }
         for (n, v) in extra {
             resp.headers.push(n.clone(), v.clone());
         }

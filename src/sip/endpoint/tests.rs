@@ -704,3 +704,63 @@ fn an_announced_rtp_port_waits_for_the_media_side_before_reuse() {
     s.send(&invite("c2", "z9hG4bK4", g729, ""));
     assert_eq!(s.ep.stats().rtp_ports_in_use, 0);
 }
+
+#[test]
+fn record_route_is_echoed_in_order_and_our_bye_follows_the_route_set() {
+    let mut s = Sim::new(|p| {
+        p.ring_ms = 1000;
+        p.max_call_seconds = 2;
+    });
+    let rr = "Record-Route: <sip:127.0.0.9:5060;lr>, <sip:127.0.0.8;lr;ftag=x>\nRecord-Route: <sip:127.0.0.7;lr>\n";
+    let out = s.send(&invite("c1", "z9hG4bK1", SDP_PCMA, rr));
+    assert_eq!(codes(&out), vec![100, 180]);
+    let all = |r: &Response| -> Vec<String> {
+        r.headers
+            .get_all(&HeaderName::RecordRoute)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect()
+    };
+    assert!(all(&out[0].1).is_empty(), "100 Trying creates no dialog");
+    let expected = vec![
+        "<sip:127.0.0.9:5060;lr>, <sip:127.0.0.8;lr;ftag=x>".to_string(),
+        "<sip:127.0.0.7;lr>".to_string(),
+    ];
+    assert_eq!(all(&out[1].1), expected, "180 with a To tag");
+    let out = s.advance(Duration::from_millis(1000));
+    assert_eq!(codes(&out), vec![200]);
+    assert_eq!(all(&out[0].1), expected, "200 OK");
+    let tag = to_tag(&out[0].1);
+    s.send(&in_dialog(
+        "ACK",
+        "c1",
+        &tag,
+        1,
+        "z9hG4bK2",
+        "Content-Length: 0\n\n",
+    ));
+    s.now += Duration::from_secs(2);
+    s.ep.handle_timeout(s.now);
+    let sent = s.out_raw();
+    let (to, Message::Request(bye)) = &sent[0] else {
+        panic!("expected BYE, got {sent:?}")
+    };
+    assert_eq!(bye.method, Method::Bye);
+    assert_eq!(
+        *to,
+        "127.0.0.9:5060".parse().unwrap(),
+        "loose routing: first route"
+    );
+    let routes: Vec<String> = bye
+        .headers
+        .get_all(&HeaderName::Route)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    assert_eq!(
+        routes,
+        vec![
+            "<sip:127.0.0.9:5060;lr>",
+            "<sip:127.0.0.8;lr;ftag=x>",
+            "<sip:127.0.0.7;lr>"
+        ]
+    );
+}

@@ -33,6 +33,9 @@ pub enum Command {
     /// Read the call detail records (CDRs) this node or cluster has written.
     #[command(subcommand)]
     Calls(CallsCmd),
+    /// Check IVR flow files (ivr-flows/*.yaml) and try them in the terminal.
+    #[command(subcommand)]
+    Flow(crate::ivr::cli::FlowCmd),
 }
 
 #[derive(Debug, Subcommand)]

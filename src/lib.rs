@@ -5,6 +5,7 @@ pub mod api;
 pub mod call;
 pub mod cli;
 pub mod config;
+pub mod ivr;
 pub mod media;
 pub mod sdp;
 pub mod sip;

@@ -44,6 +44,7 @@ fn main() -> ExitCode {
             .build()
             .context("cannot start the async runtime")
             .and_then(|rt| rt.block_on(hotline::store::cli::calls_list(args))),
+        Command::Flow(cmd) => hotline::ivr::cli::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,21 +14,8 @@ use super::diag::Diagnostic;
 use super::template::Template;
 use super::yaml::Pos;
 
-/// The TTS voice: Mandarin (through pinyin) or English.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Voice {
-    Zh,
-    En,
-}
-
-impl Voice {
-    pub fn code(self) -> &'static str {
-        match self {
-            Voice::Zh => "zh",
-            Voice::En => "en",
-        }
-    }
-}
+/// The TTS voice of a `say`: the TTS module's own type, so prompts go to it unchanged.
+pub use crate::tts::Voice;
 
 /// One thing the caller hears.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

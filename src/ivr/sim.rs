@@ -218,7 +218,7 @@ impl Sim<'_> {
                 for p in &prompts {
                     match p {
                         Speech::Tts { voice, text } => {
-                            writeln!(self.out, "[say {}] {text}", voice.code())?
+                            writeln!(self.out, "[say {}] {text}", voice.as_str())?
                         }
                         Speech::File(f) => writeln!(self.out, "[play] {}", f.display())?,
                         Speech::Beep => writeln!(self.out, "[beep]")?,

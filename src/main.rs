@@ -5,6 +5,7 @@ use clap::Parser;
 use hotline::api::{self, ApiState, ProfileStats};
 use hotline::call::CallManager;
 use hotline::call::apps::Prompts;
+use hotline::call::ivr_setup;
 use hotline::cli::{CallsCmd, Cli, Command, ConfigCmd, ServeArgs};
 use hotline::config::{self, Config, TransportKind};
 use hotline::media::ports::RtpPorts;
@@ -124,8 +125,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         rtp_timeout: Duration::from_secs(cfg.media.rtp_timeout_secs),
         prompts: Arc::new(Prompts::load(&cfg.prompts_dir)),
     };
-    let media = MediaPool::start(cfg.media.workers, media_cfg, media_tx)
-        .context("cannot start the media workers")?;
+    let media = Arc::new(
+        MediaPool::start(cfg.media.workers, media_cfg, media_tx)
+            .context("cannot start the media workers")?,
+    );
+    let flows_dir = cfg
+        .prompts_dir
+        .parent()
+        .map(|d| d.join("ivr-flows"))
+        .unwrap_or_else(|| "ivr-flows".into());
+    let ivr = {
+        let (media, data_dir) = (media.clone(), cfg.data_dir.clone());
+        tokio::task::spawn_blocking(move || ivr_setup::setup(media, &flows_dir, &data_dir))
+            .await
+            .context("IVR set-up failed")?
+    };
 
     // SIP: one driver per profile; their events are tagged with the profile's index.
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -175,7 +189,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         drivers.push(tokio::spawn(run));
     }
     drop(sip_tx);
-    let manager = CallManager::new(cfg.clone(), media, commands.clone(), cdr_tx);
+    let manager = CallManager::new(cfg.clone(), media, ivr, commands.clone(), cdr_tx);
     let manager = tokio::spawn(manager.run(sip_rx, media_rx));
 
     let state = Arc::new(ApiState {

@@ -3,8 +3,11 @@
 //! both sides' events; it owns no sockets and does no I/O but sending on channels.
 
 pub mod apps;
+pub mod ivr_session;
+pub mod ivr_setup;
 
 use crate::config::Config;
+use crate::ivr::CallInfo;
 use crate::media::worker::{MediaCommand, MediaEvent, MediaParams, MediaPool, MediaReport};
 use crate::sdp::Negotiated;
 use crate::sip::endpoint::{EndpointEvent, HangupSide};
@@ -13,16 +16,33 @@ use crate::store::{self, CallEnd, CallStart, CdrEvent};
 use apps::AppKind;
 use bytes::Bytes;
 use chrono::Utc;
+use ivr_session::{SessionDeps, SessionHandle, SessionInput};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::sync::mpsc;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
+
+/// Where a dialled number goes.
+#[derive(Clone, Debug)]
+pub enum Route {
+    App(AppKind),
+    Flow {
+        flow: String,
+        tenant: String,
+        vars: Vec<(String, String)>,
+    },
+}
 
 /// What the manager knows of a call between its INVITE and its CDR.
 struct Call {
     profile: usize,
     app: AppKind,
+    route: Route,
+    from: String,
+    to: String,
+    /// The IVR flow running on the call, once answered.
+    session: Option<SessionHandle>,
     record: bool,
     media_started: bool,
     /// The RTP port media binds; returned to the SIP side once media has closed it.
@@ -33,7 +53,9 @@ struct Call {
 
 pub struct CallManager {
     config: Arc<Config>,
-    media: MediaPool,
+    media: Arc<MediaPool>,
+    /// Flows, TTS and the rest an IVR session needs; `None` runs built-in apps only.
+    ivr: Option<SessionDeps>,
     /// One command channel per SIP profile, in config order.
     sip: Vec<mpsc::UnboundedSender<EndpointCommand>>,
     cdr: mpsc::Sender<CdrEvent>,
@@ -43,13 +65,15 @@ pub struct CallManager {
 impl CallManager {
     pub fn new(
         config: Arc<Config>,
-        media: MediaPool,
+        media: Arc<MediaPool>,
+        ivr: Option<SessionDeps>,
         sip: Vec<mpsc::UnboundedSender<EndpointCommand>>,
         cdr: mpsc::Sender<CdrEvent>,
     ) -> CallManager {
         CallManager {
             config,
             media,
+            ivr,
             sip,
             cdr,
             calls: HashMap::new(),
@@ -92,8 +116,13 @@ impl CallManager {
     async fn on_sip(&mut self, profile: usize, ev: EndpointEvent) {
         match ev {
             EndpointEvent::CallOffered { call_id, from, to } => {
-                let (app_name, _) = self.config.numbers.route(&to);
-                let app = AppKind::from_name(app_name).unwrap_or(AppKind::Welcome);
+                let route = self.route(&to);
+                let (app, flow, tenant) = match &route {
+                    Route::App(app) => (*app, None, "default".to_string()),
+                    Route::Flow { flow, tenant, .. } => {
+                        (AppKind::Flow, Some(flow.clone()), tenant.clone())
+                    }
+                };
                 let record = self
                     .config
                     .profiles
@@ -103,12 +132,12 @@ impl CallManager {
                 debug!(call_id = %String::from_utf8_lossy(&call_id), ?app, record, "routing call");
                 self.cdr(CdrEvent::Started(CallStart {
                     call_id: text(&call_id),
-                    tenant: "default".into(),
+                    tenant,
                     node_id: self.config.node_id.clone(),
-                    from,
-                    to,
+                    from: from.clone(),
+                    to: to.clone(),
                     at: Utc::now(),
-                    flow: None,
+                    flow,
                 }))
                 .await;
                 self.calls.insert(
@@ -116,6 +145,10 @@ impl CallManager {
                     Call {
                         profile,
                         app,
+                        route,
+                        from,
+                        to,
+                        session: None,
                         record,
                         media_started: false,
                         rtp_port: None,
@@ -139,14 +172,50 @@ impl CallManager {
                 if !call.media_started {
                     call.media_started = true;
                     call.rtp_port = Some(local_rtp.port());
+                    // The flow is looked up now, so an edit made while the call rang counts.
+                    let flow = match (&call.route, &self.ivr) {
+                        (Route::Flow { flow, .. }, Some(deps)) => {
+                            let found = deps.flows.flow(flow);
+                            if found.is_none() {
+                                warn!(call_id = %text(&call_id), %flow,
+                                    "no flow of that name is loaded: check ivr-flows/ (hotline flow check) and GET /api/v1/flows; the caller hears not-in-service");
+                                call.app = AppKind::NotInService;
+                            }
+                            found
+                        }
+                        (Route::Flow { flow, .. }, None) => {
+                            warn!(%flow, "IVR flows are not available on this node; the caller hears not-in-service");
+                            call.app = AppKind::NotInService;
+                            None
+                        }
+                        _ => None,
+                    };
                     self.media.send(MediaCommand::Start {
-                        call_id,
+                        call_id: call_id.clone(),
                         local: local_rtp,
                         params: params(&negotiated),
                         app: call.app,
                         record: call.record,
                         started: SystemTime::now(),
                     });
+                    if let (Some(flow), Some(deps), Route::Flow { tenant, vars, .. }, Some(sip)) =
+                        (flow, &self.ivr, &call.route, self.sip.get(call.profile))
+                    {
+                        let info = CallInfo {
+                            call_id: text(&call_id),
+                            caller: call.from.clone(),
+                            called: call.to.clone(),
+                            tenant: tenant.clone(),
+                        };
+                        call.session = Some(ivr_session::start(
+                            flow,
+                            info,
+                            vars.clone(),
+                            call_id,
+                            sip.clone(),
+                            deps.clone(),
+                        ));
+                    }
                 }
                 self.cdr(answered).await;
             }
@@ -174,6 +243,9 @@ impl CallManager {
                 let Some(call) = self.calls.get_mut(&call_id) else {
                     return;
                 };
+                if let Some(session) = &call.session {
+                    let _ = session.input.send(SessionInput::Hangup);
+                }
                 let end = CallEnd {
                     call_id: text(&call_id),
                     at: Utc::now(),
@@ -207,7 +279,19 @@ impl CallManager {
                 source,
             } => {
                 debug!(call_id = %String::from_utf8_lossy(&call_id), %digit, ?source, "digit");
+                self.to_session(&call_id, SessionInput::Digit(digit));
             }
+            MediaEvent::PlaybackDone {
+                call_id,
+                id,
+                interrupted,
+            } => self.to_session(&call_id, SessionInput::PlaybackDone { id, interrupted }),
+            MediaEvent::RecordDone {
+                call_id,
+                id,
+                path,
+                duration,
+            } => self.to_session(&call_id, SessionInput::RecordDone { id, path, duration }),
             MediaEvent::Hangup { call_id, cause } => {
                 let Some(call) = self.calls.get(&call_id) else {
                     return;
@@ -225,7 +309,6 @@ impl CallManager {
                     });
                 }
             }
-            MediaEvent::PlaybackDone { .. } | MediaEvent::RecordDone { .. } => {}
             MediaEvent::Stopped { call_id, report } => {
                 let Some(call) = self.calls.get_mut(&call_id) else {
                     return;
@@ -239,12 +322,29 @@ impl CallManager {
                     call.media_started = false;
                     return;
                 };
-                self.calls.remove(&call_id);
+                let call = self.calls.remove(&call_id);
                 fill_media(&mut end, &report);
+                if let Some(shared) = call.and_then(|c| c.session).map(|s| s.shared)
+                    && let Ok(shared) = shared.lock()
+                {
+                    end.ivr_path = shared.path.clone();
+                }
                 info!(call_id = %end.call_id, cause = %end.cause, digits = %end.digits,
                     mos = ?end.mos, "call finished");
                 self.cdr(CdrEvent::Ended(end)).await;
             }
+        }
+    }
+
+    /// Where a dialled number goes (config `[numbers]`).
+    fn route(&self, to: &str) -> Route {
+        let (app_name, _) = self.config.numbers.route(to);
+        Route::App(AppKind::from_name(app_name).unwrap_or(AppKind::Welcome))
+    }
+
+    fn to_session(&self, call_id: &Bytes, input: SessionInput) {
+        if let Some(session) = self.calls.get(call_id).and_then(|c| c.session.as_ref()) {
+            let _ = session.input.send(input);
         }
     }
 
@@ -263,6 +363,7 @@ fn fill_media(end: &mut CallEnd, r: &MediaReport) {
         end.mos = Some(r.mos);
     }
     end.recording = r.recording.as_ref().map(|p| p.display().to_string());
+    end.voicemail = r.voicemails.last().map(|p| p.display().to_string());
 }
 
 fn params(n: &Negotiated) -> MediaParams {

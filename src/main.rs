@@ -129,11 +129,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         MediaPool::start(cfg.media.workers, media_cfg, media_tx)
             .context("cannot start the media workers")?,
     );
-    let flows_dir = cfg
-        .prompts_dir
-        .parent()
-        .map(|d| d.join("ivr-flows"))
-        .unwrap_or_else(|| "ivr-flows".into());
+    let flows_dir = cfg.flows_dir.clone();
     let ivr = {
         let (media, data_dir) = (media.clone(), cfg.data_dir.clone());
         tokio::task::spawn_blocking(move || ivr_setup::setup(media, &flows_dir, &data_dir))

@@ -31,10 +31,11 @@ impl AppKind {
         match name {
             "echo" => Some(AppKind::Echo),
             "welcome" => Some(AppKind::Welcome),
+            "reject" => Some(AppKind::NotInService),
             _ => None,
         }
     }
-    pub const NAMES: [&'static str; 2] = ["echo", "welcome"];
+    pub const NAMES: [&'static str; 3] = ["echo", "welcome", "reject"];
 }
 
 /// The prompts the built-in apps speak, loaded once at start. A missing file leaves its

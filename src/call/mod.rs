@@ -338,8 +338,16 @@ impl CallManager {
 
     /// Where a dialled number goes (config `[numbers]`).
     fn route(&self, to: &str) -> Route {
-        let (app_name, _) = self.config.numbers.route(to);
-        Route::App(AppKind::from_name(app_name).unwrap_or(AppKind::Welcome))
+        let plan = &self.config.numbers;
+        match plan.resolve(to) {
+            Some(r) if r.flow.is_some() => Route::Flow {
+                flow: r.flow.clone().unwrap_or_default(),
+                tenant: r.tenant.clone().unwrap_or_else(|| "default".into()),
+                vars: r.vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            },
+            Some(r) => Route::App(AppKind::from_name(&r.app).unwrap_or(AppKind::Welcome)),
+            None => Route::App(AppKind::from_name(&plan.default_app).unwrap_or(AppKind::Welcome)),
+        }
     }
 
     fn to_session(&self, call_id: &Bytes, input: SessionInput) {

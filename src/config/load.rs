@@ -122,6 +122,7 @@ fn finish(
         data_dir: dir(&args.data_dir, &main.data_dir, "var"),
         recordings_dir: dir(&args.recordings, &main.recordings_dir, "recordings"),
         prompts_dir: dir(&None, &main.prompts_dir, "prompts"),
+        flows_dir: dir(&None, &main.flows_dir, "ivr-flows"),
         database,
         media: media(&main.media),
         numbers: main.numbers.clone().unwrap_or_default(),

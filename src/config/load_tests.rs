@@ -62,6 +62,7 @@ fn nothing_on_disk_gives_builtin_defaults() {
         data_dir: t.0.join("var"),
         recordings_dir: t.0.join("recordings"),
         prompts_dir: t.0.join("prompts"),
+        flows_dir: t.0.join("ivr-flows"),
         ..Config::default()
     };
     assert_eq!(c, expected);
@@ -277,7 +278,7 @@ fn bad_numbers_stop_the_load_with_positions() {
     assert_eq!(
         t.errors(&with_config("hotline.toml")),
         "hotline.toml:2:10: numbers.\"9196\": unknown app \"echoo\"; did you mean \"echo\"? \
-         valid apps: echo, welcome\n\
+         valid apps: echo, welcome, reject\n\
          hotline.toml:3:1: numbers: \"+86 10\" is not a number; keys are default = \
          \"welcome\", or a number: digits with an optional leading + and an optional trailing * \
          for a prefix, such as \"9196\", \"+861012345678\" or \"400800*\""

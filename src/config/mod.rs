@@ -49,6 +49,8 @@ pub struct Config {
     pub recordings_dir: PathBuf,
     /// WAV prompts the apps play (made by `scripts/make-prompts.sh`).
     pub prompts_dir: PathBuf,
+    /// IVR flow files (`*.yaml`), watched for edits.
+    pub flows_dir: PathBuf,
     /// `sqlite://PATH` (path resolved) or `postgres://…`; `None` = the SQLite file in
     /// `data_dir`. May hold a password: show it through [`redact_url`].
     pub database: Option<String>,
@@ -90,6 +92,7 @@ impl fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("recordings_dir", &self.recordings_dir)
             .field("prompts_dir", &self.prompts_dir)
+            .field("flows_dir", &self.flows_dir)
             .field("database", &self.database.as_deref().map(redact_url))
             .field("media", &self.media)
             .field("numbers", &self.numbers)
@@ -110,6 +113,7 @@ impl Default for Config {
             data_dir: PathBuf::from("var"),
             recordings_dir: PathBuf::from("recordings"),
             prompts_dir: PathBuf::from("prompts"),
+            flows_dir: PathBuf::from("ivr-flows"),
             database: None,
             media: MediaSettings::default(),
             numbers: NumberPlan::default(),
@@ -130,11 +134,13 @@ mod tests {
             number: "4008001234".into(),
             app: "welcome".into(),
             record: Some(false),
+            ..NumberRoute::default()
         });
         c.numbers.routes.push(NumberRoute {
             number: "400800*".into(),
             app: "welcome".into(),
             record: Some(true),
+            ..NumberRoute::default()
         });
         let mut p = Profile::builtin_default();
         // Nothing set: [media] decides.

@@ -3,7 +3,9 @@
 
 /// The apps a number may name. Mirrors `crate::call::apps::AppKind::NAMES`, which config
 /// cannot name while the `call` module is not yet part of the library.
-pub const APP_NAMES: [&str; 2] = ["echo", "welcome"];
+/// `reject` answers with a polite "not in service" prompt and ends the call with a
+/// 404-style cause; `flow` is implied by a route's `flow = "..."`.
+pub const APP_NAMES: [&str; 3] = ["echo", "welcome", "reject"];
 /// The app for numbers that no route names, unless `default` says otherwise.
 pub const DEFAULT_APP: &str = "welcome";
 /// The operator's first test call: the built-in plan (and the shipped hotline.toml) sends
@@ -11,7 +13,7 @@ pub const DEFAULT_APP: &str = "welcome";
 pub const ECHO_TEST_NUMBER: &str = "9196";
 
 /// One entry of `[numbers]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NumberRoute {
     /// As written: digits with an optional leading `+`; a trailing `*` makes it a prefix.
     pub number: String,
@@ -19,6 +21,12 @@ pub struct NumberRoute {
     pub app: String,
     /// Overrides the profile's and `[media]`'s `record` for calls to this number.
     pub record: Option<bool>,
+    /// The IVR flow (the `flow:` name of a file in `flows_dir`) when `app` is "flow".
+    pub flow: Option<String>,
+    /// Whose hotline this number is; `None` means "default".
+    pub tenant: Option<String>,
+    /// Flow variables set for calls to this number (e.g. the order system's URL).
+    pub vars: std::collections::BTreeMap<String, String>,
 }
 
 impl NumberRoute {
@@ -33,12 +41,23 @@ impl NumberRoute {
 pub struct NumberPlan {
     pub routes: Vec<NumberRoute>,
     pub default_app: String,
+    /// `default = { flow = "..." }`: a flow for every number not listed.
+    pub default_route: Option<NumberRoute>,
 }
 
 impl NumberPlan {
     /// The app and recording override for a dialled number: exact match first, then the
     /// longest matching prefix route written with a trailing `*` (e.g. "400800*"), then default.
     pub fn route(&self, dialled: &str) -> (&str, Option<bool>) {
+        match self.resolve(dialled) {
+            Some(r) => (&r.app, r.record),
+            None => (&self.default_app, None),
+        }
+    }
+
+    /// The route that serves a dialled number (as [`NumberPlan::route`] picks it, with
+    /// `default = { flow = … }` as the last resort); `None` means `default_app`.
+    pub fn resolve(&self, dialled: &str) -> Option<&NumberRoute> {
         let exact = self
             .routes
             .iter()
@@ -52,10 +71,7 @@ impl NumberPlan {
                 .max_by_key(|(prefix, _)| prefix.len())
                 .map(|(_, r)| r)
         });
-        match best {
-            Some(r) => (&r.app, r.record),
-            None => (&self.default_app, None),
-        }
+        best.or(self.default_route.as_ref())
     }
 }
 
@@ -67,8 +83,10 @@ impl Default for NumberPlan {
                 number: ECHO_TEST_NUMBER.to_string(),
                 app: "echo".to_string(),
                 record: None,
+                ..NumberRoute::default()
             }],
             default_app: DEFAULT_APP.to_string(),
+            default_route: None,
         }
     }
 }
@@ -82,6 +100,7 @@ mod tests {
             number: number.into(),
             app: app.into(),
             record,
+            ..NumberRoute::default()
         }
     }
 
@@ -95,6 +114,7 @@ mod tests {
                 route("+8610*", "echo", None),
             ],
             default_app: "welcome".into(),
+            default_route: None,
         }
     }
 

@@ -32,14 +32,31 @@ pub(crate) fn parse_numbers(
     let mut plan = NumberPlan {
         routes: Vec::new(),
         default_app: DEFAULT_APP.to_string(),
+        default_route: None,
     };
     let mut entries: Vec<_> = raw.iter().collect();
     entries.sort_by_key(|(_, v)| v.span().start);
     for (name, value) in entries {
         if name == "default" {
             match value.get_ref() {
+                Value::String(app) if app == "flow" => problems.push(src.problem(
+                    value.span(),
+                    "numbers.default: name the flow, such as default = { flow = \"support-en\" }",
+                )),
                 Value::String(app) => match check_app(app) {
                     Ok(()) => plan.default_app = app.clone(),
+                    Err(e) => {
+                        problems.push(src.problem(value.span(), format!("numbers.default: {e}")))
+                    }
+                },
+                table @ Value::Table(_) => match route_value("default", table) {
+                    Ok(route) if route.flow.is_some() => {
+                        plan.default_route = Some(NumberRoute {
+                            number: "default".into(),
+                            ..route
+                        })
+                    }
+                    Ok(route) => plan.default_app = route.app,
                     Err(e) => {
                         problems.push(src.problem(value.span(), format!("numbers.default: {e}")))
                     }
@@ -47,7 +64,7 @@ pub(crate) fn parse_numbers(
                 _ => problems.push(src.problem(
                     value.span(),
                     "numbers.default: write the app for numbers not listed as a string, such as \
-                     default = \"welcome\"",
+                     default = \"welcome\" (or \"reject\"), or a flow: default = { flow = \"support-en\" }",
                 )),
             }
             continue;
@@ -59,10 +76,9 @@ pub(crate) fn parse_numbers(
         }
         let ctx = format!("numbers.\"{name}\"");
         match route_value(name, value.get_ref()) {
-            Ok((app, record)) => plan.routes.push(NumberRoute {
+            Ok(route) => plan.routes.push(NumberRoute {
                 number: name.clone(),
-                app,
-                record,
+                ..route
             }),
             Err(e) => problems.push(src.problem(value.span(), format!("{ctx}: {e}"))),
         }
@@ -126,23 +142,54 @@ fn check_app(app: &str) -> Result<(), String> {
     ))
 }
 
-/// `"app"` or `{ app = "app", record = BOOL }`.
-fn route_value(number: &str, value: &Value) -> Result<(String, Option<bool>), String> {
+/// `"app"` or `{ app = "app", record = BOOL }` or `{ flow = "name", tenant = "t", record =
+/// BOOL, vars = { k = "v" } }`. The number field of the result is left empty.
+fn route_value(number: &str, value: &Value) -> Result<NumberRoute, String> {
     let example = format!("\"{number}\" = {{ app = \"welcome\", record = false }}");
     match value {
-        Value::String(app) => check_app(app).map(|()| (app.clone(), None)),
+        Value::String(app) if app == "flow" => Err(format!(
+            "name the flow, such as \"{number}\" = {{ flow = \"ecommerce-zh\" }}"
+        )),
+        Value::String(app) => check_app(app).map(|()| NumberRoute {
+            app: app.clone(),
+            ..NumberRoute::default()
+        }),
         Value::Table(t) => {
-            let valid = ["app".to_string(), "record".to_string()];
+            let valid = ["app", "record", "flow", "tenant", "vars"].map(String::from);
             if let Some(unknown) = t.keys().find(|k| !valid.contains(k)) {
                 return Err(unknown_key(unknown, &valid, ""));
             }
-            let app = match t.get("app") {
-                Some(Value::String(app)) => {
+            let flow = match t.get("flow") {
+                Some(Value::String(f)) => Some(check_name("flow", f)?),
+                Some(_) => {
+                    return Err("flow must be a string, such as flow = \"ecommerce-zh\"".into());
+                }
+                None => None,
+            };
+            let app = match (t.get("app"), &flow) {
+                (Some(Value::String(app)), Some(_)) if app != "flow" => {
+                    return Err(format!(
+                        "app = \"{app}\" and flow = … disagree: a number runs either an app or a \
+                         flow; remove one"
+                    ));
+                }
+                (_, Some(_)) => "flow".to_string(),
+                (Some(Value::String(app)), None) if app == "flow" => {
+                    return Err("app = \"flow\" needs flow = \"NAME\" too".into());
+                }
+                (Some(Value::String(app)), None) => {
                     check_app(app)?;
                     app.clone()
                 }
-                Some(_) => return Err("app must be a string, such as app = \"welcome\"".into()),
-                None => return Err(format!("missing key \"app\"; write e.g. {example}")),
+                (Some(_), None) => {
+                    return Err("app must be a string, such as app = \"welcome\"".into());
+                }
+                (None, None) => {
+                    return Err(format!(
+                        "missing key \"app\" or \"flow\"; write e.g. {example} or \
+                         \"{number}\" = {{ flow = \"ecommerce-zh\" }}"
+                    ));
+                }
             };
             let record = match t.get("record") {
                 Some(Value::Boolean(b)) => Some(*b),
@@ -151,11 +198,69 @@ fn route_value(number: &str, value: &Value) -> Result<(String, Option<bool>), St
                 }
                 None => None,
             };
-            Ok((app, record))
+            let tenant = match t.get("tenant") {
+                Some(Value::String(v)) => Some(check_name("tenant", v)?),
+                Some(_) => return Err("tenant must be a string, such as tenant = \"acme\"".into()),
+                None => None,
+            };
+            let mut vars = std::collections::BTreeMap::new();
+            match t.get("vars") {
+                Some(Value::Table(vt)) => {
+                    for (k, v) in vt {
+                        let v = match v {
+                            Value::String(s) => s.clone(),
+                            Value::Integer(_) | Value::Float(_) | Value::Boolean(_) => {
+                                v.to_string()
+                            }
+                            _ => {
+                                return Err(format!(
+                                    "vars.{k} must be text, a number or true/false, such as \
+                                     {k} = \"http://127.0.0.1:8089/orders/lookup\""
+                                ));
+                            }
+                        };
+                        vars.insert(k.clone(), v);
+                    }
+                }
+                Some(_) => {
+                    return Err(
+                        "vars must be a table, such as vars = { orders_url = \"http://…\" }".into(),
+                    );
+                }
+                None => {}
+            }
+            if flow.is_none() && (tenant.is_some() || !vars.is_empty()) {
+                return Err("tenant and vars only apply to a flow: add flow = \"NAME\"".into());
+            }
+            Ok(NumberRoute {
+                number: String::new(),
+                app,
+                record,
+                flow,
+                tenant,
+                vars,
+            })
         }
         _ => Err(format!(
             "write the app's name, such as \"{number}\" = \"echo\", or a table such as {example}"
         )),
+    }
+}
+
+/// Flow and tenant names: letters, digits, `-`, `_`, `.` (flows load later, so only the
+/// spelling is checked here; `hotline flow check` checks the flows themselves).
+fn check_name(what: &str, v: &str) -> Result<String, String> {
+    if !v.is_empty()
+        && v.len() <= 64
+        && v.chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        Ok(v.to_string())
+    } else {
+        Err(format!(
+            "{what} \"{}\": use 1-64 letters, digits, '-', '_' or '.'",
+            v.escape_debug()
+        ))
     }
 }
 
@@ -188,6 +293,7 @@ mod tests {
             number: number.into(),
             app: app.into(),
             record,
+            ..NumberRoute::default()
         }
     }
 
@@ -231,7 +337,7 @@ mod tests {
                 "hotline.toml:1:1: numbers: \"9x\" is not a number; keys are default = \
                  \"welcome\", or a number: digits with an optional leading + and an optional \
                  trailing * for a prefix, such as \"9196\", \"+861012345678\" or \"400800*\"",
-                "hotline.toml:4:1: numbers.\"1\": unknown app \"x\"; valid apps: echo, welcome",
+                "hotline.toml:4:1: numbers.\"1\": unknown app \"x\"; valid apps: echo, welcome, reject",
             ]
         );
     }
@@ -280,14 +386,15 @@ mod tests {
             problems,
             vec![
                 "hotline.toml:2:11: numbers.default: unknown app \"welcom\"; did you mean \
-                 \"welcome\"? valid apps: echo, welcome",
+                 \"welcome\"? valid apps: echo, welcome, reject",
                 "hotline.toml:3:7: numbers.\"1\": unknown app \"ecko\"; did you mean \"echo\"? \
-                 valid apps: echo, welcome",
-                "hotline.toml:4:7: numbers.\"2\": unknown app \"ivr\"; valid apps: echo, welcome",
+                 valid apps: echo, welcome, reject",
+                "hotline.toml:4:7: numbers.\"2\": unknown app \"ivr\"; valid apps: echo, welcome, reject",
                 "hotline.toml:5:7: numbers.\"3\": unknown key \"recrod\"; did you mean \
-                 \"record\"? valid keys: app, record",
-                "hotline.toml:6:7: numbers.\"4\": missing key \"app\"; write e.g. \"4\" = { app \
-                 = \"welcome\", record = false }",
+                 \"record\"? valid keys: app, record, flow, tenant, vars",
+                "hotline.toml:6:7: numbers.\"4\": missing key \"app\" or \"flow\"; write e.g. \
+                 \"4\" = { app = \"welcome\", record = false } or \"4\" = { flow = \
+                 \"ecommerce-zh\" }",
                 "hotline.toml:7:7: numbers.\"5\": record must be true or false, such as record \
                  = false",
                 "hotline.toml:8:7: numbers.\"6\": write the app's name, such as \"6\" = \
@@ -301,13 +408,70 @@ mod tests {
     }
 
     #[test]
-    fn default_must_be_a_string() {
-        let (_, problems) = parse("[numbers]\ndefault = { app = \"echo\" }\n");
+    fn default_is_an_app_or_a_flow_table() {
+        let (plan, problems) = parse("[numbers]\ndefault = { app = \"echo\" }\n");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(plan.default_app, "echo");
+        let (plan, problems) = parse("[numbers]\ndefault = \"reject\"\n");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(plan.route("123"), ("reject", None));
+        let (_, problems) = parse("[numbers]\ndefault = 5\n");
         assert_eq!(
             problems,
             vec![
                 "hotline.toml:2:11: numbers.default: write the app for numbers not listed as a \
-                 string, such as default = \"welcome\""
+                 string, such as default = \"welcome\" (or \"reject\"), or a flow: default = \
+                 { flow = \"support-en\" }"
+            ]
+        );
+    }
+
+    #[test]
+    fn numbers_name_flows_with_tenant_and_vars() {
+        let (plan, problems) = parse(
+            "[numbers]\n\"9196\" = \"echo\"\n\
+             \"4008001234\" = { flow = \"ecommerce-zh\", tenant = \"acme\", record = true, \
+             vars = { orders_url = \"http://127.0.0.1:8089/orders/lookup\", max = 3 } }\n\
+             default = { flow = \"support-en\" }\n",
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let r = plan.resolve("4008001234").unwrap();
+        assert_eq!(r.app, "flow");
+        assert_eq!(r.flow.as_deref(), Some("ecommerce-zh"));
+        assert_eq!(r.tenant.as_deref(), Some("acme"));
+        assert_eq!(r.record, Some(true));
+        assert_eq!(r.vars["orders_url"], "http://127.0.0.1:8089/orders/lookup");
+        assert_eq!(r.vars["max"], "3");
+        assert_eq!(
+            plan.route("9196"),
+            ("echo", None),
+            "exact app routes still win"
+        );
+        let other = plan.resolve("4008009999").unwrap();
+        assert_eq!(other.flow.as_deref(), Some("support-en"));
+        assert_eq!(plan.route("4008009999"), ("flow", None));
+    }
+
+    #[test]
+    fn flow_route_mistakes_are_reported_with_positions() {
+        let (_, problems) = parse(
+            "[numbers]\n\"1\" = { app = \"echo\", flow = \"x\" }\n\"2\" = { flow = \"a b\" }\n\
+             \"3\" = { app = \"echo\", tenant = \"t\" }\n\"4\" = \"flow\"\n\
+             \"5\" = { flow = \"f\", vars = { a = [1] } }\n",
+        );
+        assert_eq!(
+            problems,
+            vec![
+                "hotline.toml:2:7: numbers.\"1\": app = \"echo\" and flow = … disagree: a number \
+                 runs either an app or a flow; remove one",
+                "hotline.toml:3:7: numbers.\"2\": flow \"a b\": use 1-64 letters, digits, '-', \
+                 '_' or '.'",
+                "hotline.toml:4:7: numbers.\"3\": tenant and vars only apply to a flow: add \
+                 flow = \"NAME\"",
+                "hotline.toml:5:7: numbers.\"4\": name the flow, such as \"4\" = { flow = \
+                 \"ecommerce-zh\" }",
+                "hotline.toml:6:7: numbers.\"5\": vars.a must be text, a number or true/false, \
+                 such as a = \"http://127.0.0.1:8089/orders/lookup\"",
             ]
         );
     }

@@ -23,6 +23,7 @@ impl Config {
         let _ = writeln!(s, "  data_dir        {}", self.data_dir.display());
         let _ = writeln!(s, "  recordings_dir  {}", self.recordings_dir.display());
         let _ = writeln!(s, "  prompts_dir     {}", self.prompts_dir.display());
+        let _ = writeln!(s, "  flows_dir       {}", self.flows_dir.display());
         let db = match &self.database {
             Some(url) => redact_url(url),
             None => "SQLite file in data_dir".to_string(),
@@ -59,6 +60,12 @@ impl Config {
     }
 
     fn numbers_summary(&self, s: &mut String) {
+        fn route_text(r: &crate::config::NumberRoute) -> String {
+            match &r.flow {
+                Some(f) => format!("flow {f} @ {}", r.tenant.as_deref().unwrap_or("default")),
+                None => r.app.clone(),
+            }
+        }
         let _ = writeln!(s, "numbers");
         for r in &self.numbers.routes {
             let record = match r.record {
@@ -66,9 +73,13 @@ impl Config {
                 Some(false) => ", not recorded",
                 None => "",
             };
-            let _ = writeln!(s, "  {:<15} {}{record}", r.number, r.app);
+            let _ = writeln!(s, "  {:<15} {}{record}", r.number, route_text(r));
         }
-        let _ = writeln!(s, "  {:<15} {}", "(other)", self.numbers.default_app);
+        let other = match &self.numbers.default_route {
+            Some(r) => route_text(r),
+            None => self.numbers.default_app.clone(),
+        };
+        let _ = writeln!(s, "  {:<15} {other}", "(other)");
     }
 }
 
@@ -164,6 +175,7 @@ mod tests {
   data_dir        var
   recordings_dir  recordings
   prompts_dir     prompts
+  flows_dir       ivr-flows
   database        SQLite file in data_dir
 media
   workers         4
@@ -215,11 +227,13 @@ profile \"default\" (<built-in>, default)
             number: "4008001234".into(),
             app: "welcome".into(),
             record: Some(true),
+            ..Default::default()
         });
         c.numbers.routes.push(crate::config::NumberRoute {
             number: "400800*".into(),
             app: "welcome".into(),
             record: Some(false),
+            ..Default::default()
         });
         c.profiles[0].record = Some(false);
         let s = c.summary();

@@ -482,12 +482,18 @@ fn shipped_configuration_loads_and_matches_the_defaults() {
     assert_eq!(c.data_dir, root.join("var"));
     assert_eq!(c.recordings_dir, root.join("recordings"));
     assert_eq!(c.prompts_dir, root.join("prompts"));
+    assert_eq!(c.flows_dir, root.join("ivr-flows"));
     assert_eq!(c.database, None);
     assert_eq!(c.media, defaults.media);
-    // The operator's first test call, kept for good.
-    assert_eq!(c.numbers, defaults.numbers);
+    // The operator's first test call, kept for good; the shipped example flows on two
+    // numbers; everything else welcome, as the built-in plan.
+    assert_eq!(c.numbers.routes[0], defaults.numbers.routes[0]);
+    assert_eq!(c.numbers.default_app, defaults.numbers.default_app);
     assert_eq!(c.numbers.route("9196"), ("echo", None));
-    assert_eq!(c.numbers.route("4008001234"), ("welcome", None));
+    let flow = |n: &str| c.numbers.resolve(n).and_then(|r| r.flow.clone());
+    assert_eq!(flow("4008001234").as_deref(), Some("ecommerce-zh"));
+    assert_eq!(flow("4008005678").as_deref(), Some("support-en"));
+    assert_eq!(c.numbers.route("4008009999"), ("welcome", None));
     // Every *.toml shipped in sip-profiles/ loads; default.toml is first and is the
     // built-in default profile written out.
     let mut builtin = Profile::builtin_default();

@@ -130,7 +130,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .context("cannot start the media workers")?,
     );
     let flows_dir = cfg.flows_dir.clone();
-    let ivr = {
+    let (flows, ivr) = {
         let (media, data_dir) = (media.clone(), cfg.data_dir.clone());
         tokio::task::spawn_blocking(move || ivr_setup::setup(media, &flows_dir, &data_dir))
             .await
@@ -200,7 +200,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     info!(http = %cfg.http_listen, node = %cfg.node_id, "Hotline is up");
     let mut http_shutdown = shutdown_rx.clone();
     let http_task = tokio::spawn(async move {
-        let app = api::router(state).merge(api::calls::router(store));
+        let app = api::router(state)
+            .merge(api::calls::router(store))
+            .merge(api::flows::router(flows));
         let stop = async move {
             let _ = http_shutdown.wait_for(|s| *s).await;
         };

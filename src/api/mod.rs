@@ -2,6 +2,7 @@
 //! (`calls.rs`); WebSocket events and the agent pages grow here.
 
 pub mod calls;
+pub mod flows;
 
 use crate::sip::endpoint::EndpointStats;
 use axum::{Json, Router, extract::State, routing::get};

@@ -51,6 +51,10 @@ pub struct Opts {
     pub numbers: Vec<(String, String)>,
     /// `prompts_dir` (see [`make_prompts`]); `None` leaves it unset, so the apps beep.
     pub prompts_dir: Option<PathBuf>,
+    /// `flows_dir` (IVR flow files); `None` leaves it unset.
+    pub flows_dir: Option<PathBuf>,
+    /// `[numbers]` lines written verbatim (e.g. flow routes with vars), after `numbers`.
+    pub numbers_toml: String,
 }
 
 impl Default for Opts {
@@ -70,6 +74,8 @@ impl Default for Opts {
             media_workers: None,
             numbers: Vec::new(),
             prompts_dir: None,
+            flows_dir: None,
+            numbers_toml: String::new(),
         }
     }
 }
@@ -84,6 +90,9 @@ impl Opts {
         if let Some(dir) = &self.prompts_dir {
             t.push_str(&format!("prompts_dir = {:?}\n", dir.display().to_string()));
         }
+        if let Some(dir) = &self.flows_dir {
+            t.push_str(&format!("flows_dir = {:?}\n", dir.display().to_string()));
+        }
         t.push_str("\n[media]\n");
         if let Some(secs) = self.rtp_timeout_secs {
             t.push_str(&format!("rtp_timeout_secs = {secs}\n"));
@@ -97,11 +106,12 @@ impl Opts {
         if let Some(n) = self.media_workers {
             t.push_str(&format!("workers = {n}\n"));
         }
-        if !self.numbers.is_empty() {
+        if !self.numbers.is_empty() || !self.numbers_toml.is_empty() {
             t.push_str("\n[numbers]\n");
             for (number, app) in &self.numbers {
                 t.push_str(&format!("{number:?} = {app:?}\n"));
             }
+            t.push_str(&self.numbers_toml);
         }
         t
     }

@@ -1,0 +1,266 @@
+//! IVR flows on live calls (issue 4, "What to prove"): SIPp callers walk the shipped
+//! `ecommerce-zh` flow — an order lookup whose webhook reaches a real HTTP order service with
+//! the entered number, and an after-hours voicemail that holds the caller's audio — and an
+//! edit of the flow file is picked up (or, when broken, reported) while the server runs.
+//!
+//! Business hours depend on the wall clock, so each test runs a copy of the shipped flow
+//! whose schedule is rewritten: open all day, or today (Shanghai) added to the holidays.
+//! SIPp plays pcaps through a raw socket, so these tests need root (as here and in CI).
+
+mod common;
+
+use common::audio::{PcapWriter, closed_wav, rms, ulaw_encode};
+use common::{
+    Hotline, Opts, TempDir, assert_sipp_succeeded, http_get, scenario, sipp_dir_with_pcaps,
+    sipp_in, sipp_media_port, test_path, text,
+};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const NUMBER: &str = "4008001234";
+const CDR_WAIT: Duration = Duration::from_secs(30);
+
+/// A copy of the shipped ecommerce-zh flow in its own flows dir, schedule rewritten.
+fn flow_copy(open_all_day: bool) -> TempDir {
+    let dir = TempDir::new("flows");
+    let src = std::fs::read_to_string(test_path("../ivr-flows/ecommerce-zh.yaml"))
+        .expect("read ivr-flows/ecommerce-zh.yaml");
+    let text = if open_all_day {
+        replace_once(&src, "hours: \"09:00-21:00\"", "hours: \"00:00-24:00\"")
+    } else {
+        // Shanghai is UTC+8 all year.
+        let today = (chrono::Utc::now() + chrono::Duration::hours(8)).format("%Y-%m-%d");
+        replace_once(&src, "holidays:\n", &format!("holidays:\n  - {today}\n"))
+    };
+    std::fs::write(dir.path().join("ecommerce-zh.yaml"), text).expect("write flow copy");
+    dir
+}
+
+fn replace_once(s: &str, from: &str, to: &str) -> String {
+    assert!(
+        s.contains(from),
+        "the shipped flow no longer contains {from:?}: update tests/ivr_calls.rs"
+    );
+    s.replacen(from, to, 1)
+}
+
+/// A one-route order system: answers every POST with the order's status and keeps the
+/// request bodies, so the test can check what the webhook sent.
+struct OrderService {
+    addr: SocketAddr,
+    bodies: Arc<Mutex<Vec<Value>>>,
+}
+
+impl OrderService {
+    fn start() -> OrderService {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind order service");
+        let addr = listener.local_addr().expect("order service address");
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let seen = bodies.clone();
+        std::thread::spawn(move || {
+            // Bounded: a test makes a handful of lookups.
+            for stream in listener.incoming().take(20).flatten() {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut reader = BufReader::new(&stream);
+                let mut len = 0usize;
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                    if line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                    line.clear();
+                }
+                let mut body = vec![0; len.min(65_536)];
+                if reader.read_exact(&mut body).is_err() {
+                    continue;
+                }
+                let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let order = json["vars"]["order"].as_str().unwrap_or("").to_string();
+                seen.lock().unwrap().push(json);
+                let reply = if order == "12345678" {
+                    r#"{"vars": {"status": "已发货", "amount": "128.50"}}"#.to_string()
+                } else {
+                    r#"{"next": "order_not_found"}"#.to_string()
+                };
+                let mut w = &stream;
+                let _ = write!(
+                    w,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                    reply.len()
+                );
+            }
+        });
+        OrderService { addr, bodies }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/orders/lookup", self.addr)
+    }
+}
+
+fn server(flows: &Path, orders_url: &str) -> Hotline {
+    Hotline::start(Opts {
+        flows_dir: Some(flows.to_path_buf()),
+        rtp_timeout_secs: Some(0),
+        numbers_toml: format!(
+            "{NUMBER:?} = {{ flow = \"ecommerce-zh\", tenant = \"shop\", vars = {{ orders_url = {orders_url:?} }} }}\n"
+        ),
+        ..Opts::default()
+    })
+}
+
+/// `secs` of a 440 Hz tone at a speaking level (the caller "talks").
+fn voice(secs: f64) -> Vec<i16> {
+    (0..(secs * 8000.0) as usize)
+        .map(|n| (6000.0 * (2.0 * std::f64::consts::PI * 440.0 * n as f64 / 8000.0).sin()) as i16)
+        .collect()
+}
+
+fn silence(secs: f64) -> Vec<i16> {
+    vec![0; (secs * 8000.0) as usize]
+}
+
+/// Places one call to the flow number playing `pcap`, lasting `call_ms`.
+fn call(server: &Hotline, pcap: PcapWriter, call_ms: u64) {
+    let dir = sipp_dir_with_pcaps();
+    pcap.write(&dir.path().join("pcap/ivr_caller.pcap"));
+    let (target, mp, d) = (
+        server.sip.to_string(),
+        sipp_media_port(),
+        call_ms.to_string(),
+    );
+    let run = sipp_in(
+        dir,
+        &[
+            "-sf",
+            &scenario("ivr_caller.xml"),
+            &target,
+            "-s",
+            NUMBER,
+            "-m",
+            "1",
+            "-mp",
+            &mp,
+            "-d",
+            &d,
+        ],
+    );
+    assert_sipp_succeeded(&run, 1);
+}
+
+#[test]
+fn an_order_lookup_walks_the_menu_calls_the_webhook_and_the_cdr_shows_the_path() {
+    let flows = flow_copy(true);
+    let orders = OrderService::start();
+    let mut server = server(flows.path(), &orders.url());
+    // Keys typed ahead during the greeting: '1' (order status), then the order number and
+    // '#'. The flow keeps early keys for the next gather (barge-in through both prompts).
+    let mut pcap = PcapWriter::new(0x0bad_cafe);
+    pcap.audio(0, &silence(1.0), ulaw_encode);
+    for key in "112345678#".chars() {
+        pcap.event(101, key);
+        pcap.audio(0, &silence(0.1), ulaw_encode);
+    }
+    pcap.audio(0, &silence(8.0), ulaw_encode);
+    call(&server, pcap, 10_000);
+
+    let cdr = server.wait_call("ended", CDR_WAIT, |c| text(c, "state") == "ended");
+    let path = text(&cdr, "ivr_path").to_string();
+    let check = |ok: bool, what: &str| server.check_cdr(&cdr, ok, what);
+    check(text(&cdr, "flow") == "ecommerce-zh", "flow is ecommerce-zh");
+    check(
+        text(&cdr, "tenant") == "shop",
+        "tenant comes from the number",
+    );
+    check(path.contains("menu[1]"), "the path shows menu choice 1");
+    check(
+        path.contains("order_number[12345678#]"),
+        "the path shows the order number as keyed",
+    );
+    check(path.contains("order_lookup"), "the path shows the lookup");
+    check(
+        path.contains("order_status"),
+        "the found order's status was read out",
+    );
+    let bodies = orders.bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 1, "one webhook call: {bodies:?}");
+    assert_eq!(bodies[0]["vars"]["order"], "12345678", "{}", bodies[0]);
+    assert!(
+        bodies[0]["vars"]["caller"].is_string(),
+        "the call context goes with it: {}",
+        bodies[0]
+    );
+    // What Hotline said (right channel) is speech: TTS prompts, not silence or beeps only.
+    let rec = PathBuf::from(text(&cdr, "recording"));
+    let wav = closed_wav(&rec, Duration::from_secs(5));
+    let said = rms(&wav.channel(1));
+    check(
+        said > 300.0,
+        &format!("Hotline's channel carries speech (rms {said:.0})"),
+    );
+}
+
+#[test]
+fn after_hours_the_caller_leaves_a_voicemail_that_holds_their_audio() {
+    let flows = flow_copy(false);
+    let mut server = server(flows.path(), "http://127.0.0.1:9/unused");
+    // The caller talks all along; the message is what follows the prompt and the beep.
+    let mut pcap = PcapWriter::new(0x5eed_1234);
+    pcap.audio(0, &voice(24.0), ulaw_encode);
+    call(&server, pcap, 24_000);
+
+    let cdr = server.wait_call("ended", CDR_WAIT, |c| text(c, "state") == "ended");
+    let path = text(&cdr, "ivr_path").to_string();
+    let check = |ok: bool, what: &str| server.check_cdr(&cdr, ok, what);
+    check(
+        path.starts_with("hours(else)>after_hours>voicemail"),
+        "closed today: after hours, then voicemail",
+    );
+    let vm = text(&cdr, "voicemail").to_string();
+    check(!vm.is_empty(), "the CDR lists the voicemail");
+    let wav = closed_wav(Path::new(&vm), Duration::from_secs(5));
+    check(wav.seconds() > 2.0, "the voicemail lasts more than 2 s");
+    let caller = rms(&wav.channel(0));
+    check(
+        caller > 1000.0,
+        &format!("the voicemail holds the caller's audio (rms {caller:.0})"),
+    );
+}
+
+#[test]
+fn a_broken_edit_keeps_the_flow_in_service_and_is_reported_with_its_position() {
+    let flows = flow_copy(true);
+    let server = server(flows.path(), "http://127.0.0.1:9/unused");
+    let file = flows.path().join("ecommerce-zh.yaml");
+    let good = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("{good}\nnodes: [\n")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        let (code, body) = http_get(server.http, "/api/v1/flows").expect("GET /api/v1/flows");
+        assert_eq!(code, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).expect("JSON");
+        let entry = v[0].clone();
+        if entry["error"].is_string() || Instant::now() > deadline {
+            break entry;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let err = status["error"].as_str().unwrap_or_else(|| {
+        panic!(
+            "a broken edit must be reported within 2 s: {status}\n{}",
+            server.log_tail(30)
+        )
+    });
+    assert!(err.contains("ecommerce-zh.yaml:"), "file:line:col: {err}");
+    assert_eq!(
+        status["flow"], "ecommerce-zh",
+        "the last good version stays in service"
+    );
+}

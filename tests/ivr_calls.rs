@@ -10,15 +10,13 @@
 mod common;
 
 use common::audio::{PcapWriter, closed_wav, rms, ulaw_encode};
+use common::orders::OrderService;
 use common::{
     Hotline, Opts, TempDir, assert_sipp_succeeded, http_get, scenario, sipp_dir_with_pcaps,
     sipp_in, sipp_media_port, test_path, text,
 };
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const NUMBER: &str = "4008001234";
@@ -46,63 +44,6 @@ fn replace_once(s: &str, from: &str, to: &str) -> String {
         "the shipped flow no longer contains {from:?}: update tests/ivr_calls.rs"
     );
     s.replacen(from, to, 1)
-}
-
-/// A one-route order system: answers every POST with the order's status and keeps the
-/// request bodies, so the test can check what the webhook sent.
-struct OrderService {
-    addr: SocketAddr,
-    bodies: Arc<Mutex<Vec<Value>>>,
-}
-
-impl OrderService {
-    fn start() -> OrderService {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind order service");
-        let addr = listener.local_addr().expect("order service address");
-        let bodies = Arc::new(Mutex::new(Vec::new()));
-        let seen = bodies.clone();
-        std::thread::spawn(move || {
-            // Bounded: a test makes a handful of lookups.
-            for stream in listener.incoming().take(20).flatten() {
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                let mut reader = BufReader::new(&stream);
-                let mut len = 0usize;
-                let mut line = String::new();
-                while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
-                    if line == "\r\n" {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                    line.clear();
-                }
-                let mut body = vec![0; len.min(65_536)];
-                if reader.read_exact(&mut body).is_err() {
-                    continue;
-                }
-                let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let order = json["vars"]["order"].as_str().unwrap_or("").to_string();
-                seen.lock().unwrap().push(json);
-                let reply = if order == "12345678" {
-                    r#"{"vars": {"status": "已发货", "amount": "128.50"}}"#.to_string()
-                } else {
-                    r#"{"next": "order_not_found"}"#.to_string()
-                };
-                let mut w = &stream;
-                let _ = write!(
-                    w,
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
-                    reply.len()
-                );
-            }
-        });
-        OrderService { addr, bodies }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/orders/lookup", self.addr)
-    }
 }
 
 fn server(flows: &Path, orders_url: &str) -> Hotline {
@@ -159,7 +100,7 @@ fn call(server: &Hotline, pcap: PcapWriter, call_ms: u64) {
 fn an_order_lookup_walks_the_menu_calls_the_webhook_and_the_cdr_shows_the_path() {
     let flows = flow_copy(true);
     let orders = OrderService::start();
-    let mut server = server(flows.path(), &orders.url());
+    let mut server = server(flows.path(), &orders.lookup_url());
     // Keys typed ahead during the greeting: '1' (order status), then the order number and
     // '#'. The flow keeps early keys for the next gather (barge-in through both prompts).
     let mut pcap = PcapWriter::new(0x0bad_cafe);
@@ -189,7 +130,7 @@ fn an_order_lookup_walks_the_menu_calls_the_webhook_and_the_cdr_shows_the_path()
         path.contains("order_status"),
         "the found order's status was read out",
     );
-    let bodies = orders.bodies.lock().unwrap().clone();
+    let bodies = orders.requests();
     assert_eq!(bodies.len(), 1, "one webhook call: {bodies:?}");
     assert_eq!(bodies[0]["vars"]["order"], "12345678", "{}", bodies[0]);
     assert!(

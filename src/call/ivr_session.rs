@@ -6,7 +6,7 @@
 //! The task ends when the flow has ended or the caller has hung up; the path the caller
 //! took is kept in [`SessionShared`] so the CDR gets it whenever the call ends.
 
-use crate::ivr::sim::{HttpPoster, WebhookPoster};
+use super::webhook;
 use crate::ivr::{Action, CallInfo, Event, Flow, FlowLookup, Interpreter, Speech};
 use crate::media::player::Item;
 use crate::media::resample::{Prompt, load_prompt};
@@ -273,17 +273,15 @@ impl Session {
                 } => {
                     let itx = itx.clone();
                     tokio::spawn(async move {
-                        let result = tokio::task::spawn_blocking(move || {
-                            HttpPoster
-                                .post(&url, &body, timeout)
-                                .and_then(|v| crate::ivr::WebhookReply::from_json(&v))
-                                .map_err(|e| format!("webhook {url}: {e}"))
-                        })
-                        .await
-                        .unwrap_or_else(|e| Err(format!("webhook task failed: {e}")));
-                        if let Err(e) = &result {
+                        let result = webhook::post_json(&url, body, timeout).await.map_err(|e| {
                             warn!(error = %e, "webhook failed; the flow takes its on_error branch");
-                        }
+                            // The interpreter tells a timeout from other failures by this text.
+                            if e.is_timeout() {
+                                "no reply in time".to_string()
+                            } else {
+                                e.to_string()
+                            }
+                        });
                         let _ = itx.send(Internal::Webhook { id, result });
                     });
                 }

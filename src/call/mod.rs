@@ -6,6 +6,7 @@ pub mod apps;
 pub mod flow_registry;
 pub mod ivr_session;
 pub mod ivr_setup;
+pub mod webhook;
 
 use crate::config::Config;
 use crate::ivr::CallInfo;

@@ -9,6 +9,7 @@
 
 pub mod audio;
 pub mod baresip;
+pub mod orders;
 mod server;
 mod sipp;
 

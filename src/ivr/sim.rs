@@ -46,7 +46,8 @@ pub trait WebhookPoster {
     ) -> Result<serde_json::Value, String>;
 }
 
-/// Real HTTP with ureq (blocking is fine in the CLI).
+/// Real HTTP through the server's own webhook client (`call::webhook`), on a small runtime
+/// of its own: the simulator posts exactly what a live call would.
 pub struct HttpPoster;
 
 impl WebhookPoster for HttpPoster {
@@ -56,28 +57,28 @@ impl WebhookPoster for HttpPoster {
         body: &serde_json::Value,
         timeout: Duration,
     ) -> Result<serde_json::Value, String> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let mut resp = agent
-            .post(url)
-            .header("content-type", "application/json")
-            .send(body.to_string())
-            .map_err(|e| match e {
-                ureq::Error::Timeout(_) => format!("no reply within {}s", timeout.as_secs_f32()),
-                other => other.to_string(),
+        // One runtime for the process: the client's pooled connections belong to it.
+        static RT: std::sync::OnceLock<Option<tokio::runtime::Runtime>> =
+            std::sync::OnceLock::new();
+        let rt = RT
+            .get_or_init(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()
+            })
+            .as_ref()
+            .ok_or("cannot start the HTTP runtime")?;
+        let reply = rt
+            .block_on(crate::call::webhook::post_json(url, body.clone(), timeout))
+            .map_err(|e| {
+                if e.is_timeout() {
+                    format!("no reply within {}s", timeout.as_secs_f32())
+                } else {
+                    e.to_string()
+                }
             })?;
-        let status = resp.status();
-        let text = resp
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| e.to_string())?;
-        if !status.is_success() {
-            return Err(format!("HTTP {status}"));
-        }
-        serde_json::from_str(&text).map_err(|e| format!("the reply is not JSON: {e}"))
+        Ok(serde_json::json!({ "vars": reply.vars, "next": reply.next }))
     }
 }
 

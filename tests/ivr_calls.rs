@@ -205,3 +205,45 @@ fn a_broken_edit_keeps_the_flow_in_service_and_is_reported_with_its_position() {
         "the last good version stays in service"
     );
 }
+
+#[test]
+fn an_unknown_number_hears_not_in_service_and_the_cdr_says_404() {
+    let dir = TempDir::new("prompts");
+    let prompts = common::make_prompts(dir.path());
+    let mut server = Hotline::start(Opts {
+        prompts_dir: Some(prompts),
+        rtp_timeout_secs: Some(0),
+        numbers_toml: "default = \"reject\"\n".into(),
+        ..Opts::default()
+    });
+    let (target, mp) = (server.sip.to_string(), sipp_media_port());
+    // SIPp sends no audio and waits (up to 15 s) for Hotline's BYE after the prompts.
+    let run = common::sipp(&[
+        "-sf",
+        &scenario("server_bye.xml"),
+        &target,
+        "-s",
+        "4000000000",
+        "-m",
+        "1",
+        "-mp",
+        &mp,
+    ]);
+    assert_sipp_succeeded(&run, 1);
+    let cdr = server.wait_call("ended", CDR_WAIT, |c| text(c, "state") == "ended");
+    let check = |ok: bool, what: &str| server.check_cdr(&cdr, ok, what);
+    check(
+        text(&cdr, "hangup_cause").starts_with("404"),
+        "the cause is 404-style",
+    );
+    check(text(&cdr, "hangup_side") == "hotline", "Hotline hung up");
+    let wav = closed_wav(Path::new(text(&cdr, "recording")), Duration::from_secs(5));
+    let said = rms(&wav.channel(1));
+    check(
+        said > 300.0 && wav.seconds() > 3.0,
+        &format!(
+            "the caller heard the prompt (rms {said:.0}, {:.1} s)",
+            wav.seconds()
+        ),
+    );
+}

@@ -247,3 +247,46 @@ fn an_unknown_number_hears_not_in_service_and_the_cdr_says_404() {
         ),
     );
 }
+
+/// Where the last sample louder than `level` is, in seconds (0 if none).
+fn last_loud(samples: &[i16], level: i16) -> f64 {
+    samples
+        .iter()
+        .rposition(|s| s.unsigned_abs() > level.unsigned_abs())
+        .map_or(0.0, |i| i as f64 / 8000.0)
+}
+
+#[test]
+fn a_key_during_a_long_prompt_stops_it_at_once() {
+    // A flow with one long interruptible prompt, then a gather that waits 20 s.
+    let mut server = Hotline::start(Opts {
+        flows_dir: Some(test_path("data/flows/live")),
+        rtp_timeout_secs: Some(0),
+        numbers_toml: format!("{NUMBER:?} = {{ flow = \"bargein\" }}\n"),
+        ..Opts::default()
+    });
+    let mut pcap = PcapWriter::new(0x0ba2_9e10);
+    pcap.audio(0, &silence(3.0), ulaw_encode);
+    pcap.event(101, '5');
+    pcap.audio(0, &silence(5.0), ulaw_encode);
+    call(&server, pcap, 8_000);
+
+    let cdr = server.wait_call("ended", CDR_WAIT, |c| text(c, "state") == "ended");
+    let wav = closed_wav(Path::new(text(&cdr, "recording")), Duration::from_secs(5));
+    let said = wav.channel(1);
+    // The recording starts with the call and SIPp's keys start with it too (within a few
+    // ms): the key's first RFC 4733 packet is at 3.0 s; its end at 3.16 s. Allow detection
+    // on the end packet, one tick and the jitter buffer (60 ms): the prompt must stop by
+    // 3.3 s, and must have been playing until the key (it is ~15 s long).
+    let stop = last_loud(&said, 1000);
+    eprintln!("barge-in: last speech at {stop:.3} s, key sent at 3.000 s");
+    let check = |ok: bool, what: &str| server.check_cdr(&cdr, ok, what);
+    check(
+        stop > 2.9 && stop < 3.3,
+        &format!("the prompt stops when the key comes (last speech at {stop:.3} s, key at 3.0 s)"),
+    );
+    check(
+        text(&cdr, "ivr_path").contains("long") && text(&cdr, "digits") == "5",
+        "the path shows the interrupted prompt and the key",
+    );
+}

@@ -2,6 +2,7 @@
 //! Pure building blocks here; the worker threads that own sockets and calls tick them.
 
 pub mod dtmf;
+pub mod bridge;
 pub mod g711;
 pub mod mixer;
 pub mod player;

@@ -270,6 +270,7 @@ impl CallManager {
                 }
             }
             EndpointEvent::Registered { .. } => {}
+            EndpointEvent::OutboundRinging { .. } | EndpointEvent::OutboundFailed { .. } => {}
         }
     }
 

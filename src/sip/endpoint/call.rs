@@ -17,8 +17,11 @@ pub enum CallState {
 
 pub struct Call {
     pub dialog: Dialog,
-    pub invite_tx: ServerTxId,
+    /// The INVITE's server transaction; `None` for a call we placed (the INVITE is ours).
+    pub invite_tx: Option<ServerTxId>,
     pub invite: Request,
+    /// Hotline placed this call (a transfer's or an agent's leg): the far end is the callee.
+    pub outbound: bool,
     pub state: CallState,
     pub acked: bool,
     pub media: LocalMedia,
@@ -44,14 +47,34 @@ impl Call {
     ) -> Call {
         Call {
             dialog,
-            invite_tx,
+            invite_tx: Some(invite_tx),
             invite,
+            outbound: false,
             state: CallState::Ringing,
             acked: false,
             media,
             answer_sdp: None,
             negotiated: None,
             reply_to,
+            digits: String::new(),
+            timers: Vec::new(),
+            media_announced: false,
+        }
+    }
+
+    /// A call we placed, answered: its INVITE is ours and the 2xx made the dialog.
+    pub fn new_outbound(dialog: Dialog, invite: Request, media: LocalMedia, peer: Peer) -> Call {
+        Call {
+            dialog,
+            invite_tx: None,
+            invite,
+            outbound: true,
+            state: CallState::Answered,
+            acked: true,
+            media,
+            answer_sdp: None,
+            negotiated: None,
+            reply_to: peer,
             digits: String::new(),
             timers: Vec::new(),
             media_announced: false,

@@ -1,7 +1,8 @@
-//! A UAS dialog (RFC 3261 §12.1.1): what is needed to recognise in-dialog requests and
-//! to send our own (BYE, re-INVITE) back to the caller.
+//! A dialog (RFC 3261 §12.1): what is needed to recognise in-dialog requests and to send
+//! our own (BYE, re-INVITE) to the other side. Built as UAS from an INVITE we answered
+//! (§12.1.1) or as UAC from the 2xx to an INVITE we sent (§12.1.2).
 
-use crate::sip::message::{HeaderName, Method, Request};
+use crate::sip::message::{HeaderName, Method, Request, Response};
 use crate::sip::transaction::{Peer, Transport};
 use bytes::Bytes;
 use std::net::{IpAddr, SocketAddr};
@@ -68,6 +69,49 @@ impl Dialog {
             local_cseq: 0,
             peer,
         })
+    }
+
+    /// The dialog an INVITE we sent creates with its 2xx (§12.1.2): the route set is the
+    /// 2xx's Record-Route in reverse, the remote target its Contact, and our tag the From
+    /// tag of the INVITE.
+    pub fn from_2xx(invite: &Request, resp: &Response, peer: Peer) -> Option<Dialog> {
+        let ih = &invite.headers;
+        let rh = &resp.headers;
+        let local_tag = ih.from_addr().ok()?.tag()?.clone();
+        let remote_tag = rh.to_addr().ok()?.tag().cloned().unwrap_or_default();
+        let remote_target = match rh.contacts().ok()?.into_iter().next() {
+            Some(crate::sip::message::Contact::Addr(a)) => a.uri,
+            _ => invite.uri.clone(),
+        };
+        let mut route_set: Vec<Bytes> = rh
+            .name_addrs(&HeaderName::RecordRoute)
+            .ok()?
+            .into_iter()
+            .map(|a| angle(&a.uri, &a.params))
+            .collect();
+        route_set.reverse();
+        Some(Dialog {
+            id: DialogId {
+                call_id: ih.call_id().ok()?,
+                local_tag,
+            },
+            remote_tag,
+            local_header: ih.get(&HeaderName::From)?.clone(),
+            remote_header: rh.get(&HeaderName::To)?.clone(),
+            remote_target,
+            route_set,
+            remote_cseq: 0,
+            local_cseq: ih.cseq().ok()?.seq,
+            peer,
+        })
+    }
+
+    /// The ACK for a 2xx to our INVITE (§13.2.2.4): an in-dialog request with the
+    /// INVITE's CSeq number and a branch of its own.
+    pub fn ack(&mut self, via: &str, transport: Transport, branch: &str) -> Request {
+        // `request` numbers a new request; the ACK reuses the INVITE's number.
+        self.local_cseq = self.local_cseq.saturating_sub(1);
+        self.request(Method::Ack, via, transport, branch)
     }
 
     /// Accepts an in-dialog request's CSeq (§12.2.2): lower than the last one is out of

@@ -89,8 +89,9 @@ impl Endpoint {
         // A BYE for a call still ringing also ends its INVITE (§15.1.2).
         if let Some(call) = self.calls.get(&did)
             && call.state == CallState::Ringing
+            && let Some(inv_id) = call.invite_tx
         {
-            let (inv_id, inv) = (call.invite_tx, call.invite.clone());
+            let inv = call.invite.clone();
             self.respond(
                 now,
                 inv_id,
@@ -101,7 +102,12 @@ impl Endpoint {
                 Some(&did.local_tag),
             );
         }
-        self.end_call(&did, "caller hung up (BYE)", HangupSide::Caller);
+        let cause = if self.calls.get(&did).is_some_and(|c| c.outbound) {
+            "callee hung up (BYE)"
+        } else {
+            "caller hung up (BYE)"
+        };
+        self.end_call(&did, cause, HangupSide::Caller);
     }
 
     pub(super) fn on_reinvite(&mut self, now: Instant, id: ServerTxId, req: &Request, tag: Bytes) {

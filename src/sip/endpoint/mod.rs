@@ -13,6 +13,7 @@ mod dialog;
 mod fallback;
 mod in_dialog;
 mod numbers;
+mod outbound;
 mod ratelimit;
 mod register;
 mod timers;
@@ -21,6 +22,7 @@ mod via;
 pub use call::CallState;
 pub use dialog::{Dialog, DialogId};
 pub use numbers::{mask, uri_user};
+pub use outbound::{Dial, DialError};
 use via::stamp_via;
 
 use crate::config::{Profile, SourceClass};
@@ -100,6 +102,19 @@ pub enum EndpointEvent {
         aor: String,
         bindings: usize,
     },
+    /// A call we placed (`Endpoint::dial`) rings at the far end (180/183). Answered, it
+    /// gives `CallAnswered` like a caller's call; hung up later, `CallEnded`.
+    OutboundRinging {
+        call_id: Bytes,
+        status: u16,
+    },
+    /// A call we placed was refused, not answered in time, or could not be sent: it never
+    /// started, and no `CallEnded` follows.
+    OutboundFailed {
+        call_id: Bytes,
+        status: u16,
+        reason: String,
+    },
 }
 
 /// Counters for the HTTP API and benchmarks.
@@ -125,6 +140,9 @@ pub struct Endpoint {
     calls: HashMap<DialogId, Call>,
     by_invite: HashMap<ServerTxId, DialogId>,
     by_bye: HashMap<ClientTxId, DialogId>,
+    /// Calls we placed that have no 2xx yet, by Call-ID, and their INVITE transactions.
+    outgoing: HashMap<Bytes, outbound::Outgoing>,
+    by_out_invite: HashMap<ClientTxId, Bytes>,
     timers: CallTimers,
     events: VecDeque<EndpointEvent>,
     rng: StdRng,
@@ -186,6 +204,8 @@ impl Endpoint {
             calls: HashMap::new(),
             by_invite: HashMap::new(),
             by_bye: HashMap::new(),
+            outgoing: HashMap::new(),
+            by_out_invite: HashMap::new(),
             timers: CallTimers::default(),
             events: VecDeque::new(),
             rng,
@@ -307,6 +327,7 @@ impl Endpoint {
                     "max call duration reached (max_call_seconds)",
                     HangupSide::Hotline,
                 ),
+                TimerKind::RingTimeout => self.on_ring_timeout(now, &id.call_id),
             }
         }
         self.drain_tx_events(now);
@@ -361,11 +382,15 @@ impl Endpoint {
                         );
                     }
                 }
+                TxEvent::Response { id, resp } if self.is_outgoing_tx(id) => {
+                    self.on_outgoing_response(now, id, resp)
+                }
                 TxEvent::Response { id, resp } => {
                     if resp.status >= 200 {
                         self.by_bye.remove(&id);
                     }
                 }
+                TxEvent::Timeout { id } if self.is_outgoing_tx(id) => self.on_outgoing_timeout(id),
                 TxEvent::Timeout { id } => {
                     if let Some(d) = self.by_bye.remove(&id) {
                         debug!(call_id = %String::from_utf8_lossy(&d.call_id), "BYE timed out");
@@ -376,6 +401,7 @@ impl Endpoint {
                 }
                 TxEvent::ClientTerminated { id } => {
                     self.by_bye.remove(&id);
+                    self.on_outgoing_terminated(id);
                 }
             }
         }
@@ -623,11 +649,10 @@ impl Endpoint {
         let Some(call) = self.calls.get(did) else {
             return;
         };
-        let (id, req, tag) = (
-            call.invite_tx,
-            call.invite.clone(),
-            call.dialog.id.local_tag.clone(),
-        );
+        let Some(id) = call.invite_tx else {
+            return;
+        };
+        let (req, tag) = (call.invite.clone(), call.dialog.id.local_tag.clone());
         let contact = self.contact(call.reply_to.transport);
         self.respond(
             now,
@@ -648,9 +673,11 @@ impl Endpoint {
         if call.state != CallState::Ringing {
             return;
         }
+        let Some(id) = call.invite_tx else {
+            return;
+        };
         call.state = CallState::Answered;
-        let (id, req, tag, transport) = (
-            call.invite_tx,
+        let (req, tag, transport) = (
             call.invite.clone(),
             did.local_tag.clone(),
             call.reply_to.transport,
@@ -694,6 +721,9 @@ impl Endpoint {
         match call.state {
             CallState::Ringing => {
                 let (id, inv) = (call.invite_tx, call.invite.clone());
+                let Some(id) = id else {
+                    return;
+                };
                 self.respond(
                     now,
                     id,
@@ -731,6 +761,17 @@ impl Endpoint {
         if let Some(did) = did {
             self.hang_up(now, &did, cause, side);
             self.drain_tx_events(now);
+        } else {
+            // A call we placed that is still ringing: CANCEL it.
+            let call_id = Bytes::copy_from_slice(call_id);
+            if self.cancel_outgoing(now, &call_id) {
+                self.events.push_back(EndpointEvent::CallEnded {
+                    call_id,
+                    cause: cause.into(),
+                    side,
+                });
+                self.drain_tx_events(now);
+            }
         }
     }
 

@@ -13,6 +13,8 @@ pub enum TimerKind {
     Answer,
     /// `max_call_seconds` elapsed: hang up.
     MaxDuration,
+    /// A call we placed was not answered in time: CANCEL it.
+    RingTimeout,
 }
 
 #[derive(Default)]

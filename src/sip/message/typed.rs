@@ -315,6 +315,14 @@ impl Headers {
         }
         out
     }
+    /// Every readable challenge on lines with this name (a server may send one per
+    /// algorithm, RFC 8760 §2.4); unreadable lines are skipped.
+    pub fn challenges(&self, name: &HeaderName) -> Vec<Challenge> {
+        self.get_all(name)
+            .filter_map(|v| parse_challenge(v, name.as_str()).ok())
+            .collect()
+    }
+
     pub fn challenge(&self, name: &HeaderName) -> Result<Option<Challenge>, ParseError> {
         match self.get(name) {
             None => Ok(None),

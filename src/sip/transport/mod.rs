@@ -8,7 +8,7 @@
 mod tcp;
 mod udp;
 
-use crate::sip::endpoint::{Endpoint, EndpointEvent, EndpointStats, HangupSide, mask};
+use crate::sip::endpoint::{Dial, Endpoint, EndpointEvent, EndpointStats, HangupSide, mask};
 use crate::sip::message::{Message, ParseError};
 use crate::sip::transaction::{Peer, Transmit, Transport};
 use bytes::Bytes;
@@ -44,6 +44,8 @@ pub enum EndpointCommand {
         cause: String,
         side: HangupSide,
     },
+    /// Place a call (a transfer's far leg); progress comes back as endpoint events.
+    Dial(Box<Dial>),
     /// Refuse new calls with 503 from now on (graceful shutdown).
     Drain,
     /// The media side closed this RTP port's sockets: it may be handed out again.
@@ -151,6 +153,10 @@ async fn run(
                     ep.hang_up_call(Instant::now(), &call_id, &cause, side);
                 }
                 EndpointCommand::ReleasePort { port } => ep.release_port(port),
+                EndpointCommand::Dial(dial) => {
+                    // A refusal is also reported as an OutboundFailed event.
+                    let _ = ep.dial(Instant::now(), *dial);
+                }
                 EndpointCommand::Drain => {
                     ep.set_draining(true);
                     stats.send_replace(ep.stats());
@@ -239,7 +245,12 @@ fn log_event(ev: &EndpointEvent) {
         EndpointEvent::Dtmf { call_id, digit } => {
             info!(call_id = %String::from_utf8_lossy(call_id), %digit, "DTMF (SIP INFO)")
         }
-        EndpointEvent::CallEnded { .. } | EndpointEvent::Registered { .. } => {}
+        EndpointEvent::OutboundRinging { call_id, status } => {
+            info!(call_id = %String::from_utf8_lossy(call_id), status, "placed call rings")
+        }
+        EndpointEvent::CallEnded { .. }
+        | EndpointEvent::Registered { .. }
+        | EndpointEvent::OutboundFailed { .. } => {}
     }
 }
 

@@ -38,6 +38,11 @@ pub enum SessionInput {
     },
     /// The call ended (caller hung up, or Hotline did): stop at once.
     Hangup,
+    /// The transfer the flow asked for was answered (`ok`) or failed (`reason`).
+    TransferDone {
+        ok: bool,
+        reason: String,
+    },
 }
 
 /// Internal results that come back to the session's own loop.
@@ -112,6 +117,7 @@ pub fn start(
     vars: Vec<(String, String)>,
     call_id: Bytes,
     sip: mpsc::UnboundedSender<EndpointCommand>,
+    manager: mpsc::UnboundedSender<super::ManagerRequest>,
     deps: SessionDeps,
 ) -> SessionHandle {
     let (tx, rx) = mpsc::unbounded_channel();
@@ -123,6 +129,7 @@ pub fn start(
         interp: Interpreter::new(flow, call).with_vars(vars),
         call_id,
         sip,
+        manager,
         deps,
         shared: shared.clone(),
         hung_up: false,
@@ -136,6 +143,8 @@ struct Session {
     interp: Interpreter,
     call_id: Bytes,
     sip: mpsc::UnboundedSender<EndpointCommand>,
+    /// Where transfers go: the manager owns the legs Hotline places.
+    manager: mpsc::UnboundedSender<super::ManagerRequest>,
     deps: SessionDeps,
     shared: Arc<Mutex<SessionShared>>,
     hung_up: bool,
@@ -177,6 +186,9 @@ impl Session {
                             s.voicemail = Some(p.display().to_string());
                         }
                         Some(Event::RecordDone { id, path, duration })
+                    }
+                    Some(SessionInput::TransferDone { ok, reason }) => {
+                        Some(Event::TransferDone { ok, reason })
                     }
                     Some(SessionInput::Hangup) | None => {
                         self.hung_up = true;
@@ -286,19 +298,24 @@ impl Session {
                     });
                 }
                 Action::Transfer { to, trunk } => {
-                    // Outbound legs (B2BUA) come with the ACD issue; until then the flow
-                    // learns the transfer failed and takes its fallback.
-                    warn!(%to, ?trunk, "transfer is not available yet; the flow goes on");
-                    let actions = self.interp.handle(
-                        Event::TransferDone {
-                            ok: false,
-                            reason: "transfer not available on this node yet".into(),
-                        },
-                        std::time::Instant::now(),
-                        Utc::now(),
-                        self.deps.flows.as_ref(),
-                    );
-                    self.act(actions, itx);
+                    // The manager places the far leg and answers with TransferDone.
+                    let sent = self.manager.send(super::ManagerRequest::Transfer {
+                        call_id: self.call_id.clone(),
+                        to,
+                        trunk,
+                    });
+                    if sent.is_err() {
+                        let actions = self.interp.handle(
+                            Event::TransferDone {
+                                ok: false,
+                                reason: "the call manager has stopped".into(),
+                            },
+                            std::time::Instant::now(),
+                            Utc::now(),
+                            self.deps.flows.as_ref(),
+                        );
+                        self.act(actions, itx);
+                    }
                 }
                 Action::Enqueue { queue } => {
                     info!(%queue, "no ACD yet: the flow takes its enqueue fallback");

@@ -6,6 +6,7 @@ pub mod apps;
 pub mod flow_registry;
 pub mod ivr_session;
 pub mod ivr_setup;
+pub mod transfer;
 pub mod webhook;
 
 use crate::config::Config;
@@ -51,6 +52,19 @@ struct Call {
     rtp_port: Option<u16>,
     /// Set when the SIP side has ended; the CDR is written once media has reported too.
     ended: Option<CallEnd>,
+    /// The leg Hotline placed to transfer this call, by its Call-ID.
+    far_leg: Option<Bytes>,
+}
+
+/// What an IVR session asks of the manager (it owns the calls' other legs).
+#[derive(Debug)]
+pub enum ManagerRequest {
+    /// Blind transfer; the session hears `SessionInput::TransferDone`.
+    Transfer {
+        call_id: Bytes,
+        to: String,
+        trunk: Option<String>,
+    },
 }
 
 pub struct CallManager {
@@ -62,6 +76,11 @@ pub struct CallManager {
     sip: Vec<mpsc::UnboundedSender<EndpointCommand>>,
     cdr: mpsc::Sender<CdrEvent>,
     calls: HashMap<Bytes, Call>,
+    /// Legs Hotline placed (transfers), by their own Call-ID.
+    far_legs: HashMap<Bytes, transfer::FarLeg>,
+    next_leg: u64,
+    requests_tx: mpsc::UnboundedSender<ManagerRequest>,
+    requests_rx: Option<mpsc::UnboundedReceiver<ManagerRequest>>,
 }
 
 impl CallManager {
@@ -72,6 +91,7 @@ impl CallManager {
         sip: Vec<mpsc::UnboundedSender<EndpointCommand>>,
         cdr: mpsc::Sender<CdrEvent>,
     ) -> CallManager {
+        let (requests_tx, requests_rx) = mpsc::unbounded_channel();
         CallManager {
             config,
             media,
@@ -79,6 +99,10 @@ impl CallManager {
             sip,
             cdr,
             calls: HashMap::new(),
+            far_legs: HashMap::new(),
+            next_leg: 0,
+            requests_tx,
+            requests_rx: Some(requests_rx),
         }
     }
 
@@ -93,8 +117,11 @@ impl CallManager {
     ) -> usize {
         let mut sip_open = true;
         let mut deadline: Option<tokio::time::Instant> = None;
+        let Some(mut requests) = self.requests_rx.take() else {
+            return self.calls.len();
+        };
         loop {
-            if !sip_open && self.calls.is_empty() {
+            if !sip_open && self.calls.is_empty() && self.far_legs.is_empty() {
                 break;
             }
             let wait = deadline.unwrap_or_else(|| {
@@ -109,6 +136,11 @@ impl CallManager {
                     }
                 },
                 Some(ev) = media_events.recv() => self.on_media(ev).await,
+                Some(req) = requests.recv() => match req {
+                    ManagerRequest::Transfer { call_id, to, trunk } => {
+                        self.start_transfer(call_id, to, trunk)
+                    }
+                },
                 _ = tokio::time::sleep_until(wait), if deadline.is_some() => break,
             }
         }
@@ -116,6 +148,10 @@ impl CallManager {
     }
 
     async fn on_sip(&mut self, profile: usize, ev: EndpointEvent) {
+        let ev = match self.on_far_leg_event(ev) {
+            Some(ev) => ev,
+            None => return,
+        };
         match ev {
             EndpointEvent::CallOffered { call_id, from, to } => {
                 let route = self.route(&to);
@@ -155,6 +191,7 @@ impl CallManager {
                         media_started: false,
                         rtp_port: None,
                         ended: None,
+                        far_leg: None,
                     },
                 );
             }
@@ -215,6 +252,7 @@ impl CallManager {
                             vars.clone(),
                             call_id,
                             sip.clone(),
+                            self.requests_tx.clone(),
                             deps.clone(),
                         ));
                     }
@@ -248,6 +286,7 @@ impl CallManager {
                 if let Some(session) = &call.session {
                     let _ = session.input.send(SessionInput::Hangup);
                 }
+                let far_cause = format!("the caller's call ended: {cause}");
                 let end = CallEnd {
                     call_id: text(&call_id),
                     at: Utc::now(),
@@ -259,6 +298,10 @@ impl CallManager {
                     mos: None,
                     recording: None,
                     ..Default::default()
+                };
+                self.end_far_leg_of(&call_id, &far_cause);
+                let Some(call) = self.calls.get_mut(&call_id) else {
+                    return;
                 };
                 if call.media_started {
                     // The CDR waits for the media report (quality, digits, recording).
@@ -272,6 +315,44 @@ impl CallManager {
             EndpointEvent::Registered { .. } => {}
             EndpointEvent::OutboundRinging { .. } | EndpointEvent::OutboundFailed { .. } => {}
         }
+    }
+
+    /// Events of legs Hotline placed are handled here; others are handed back.
+    fn on_far_leg_event(&mut self, ev: EndpointEvent) -> Option<EndpointEvent> {
+        let id = match &ev {
+            EndpointEvent::CallAnswered { call_id, .. }
+            | EndpointEvent::MediaChanged { call_id, .. }
+            | EndpointEvent::Dtmf { call_id, .. }
+            | EndpointEvent::CallEnded { call_id, .. }
+            | EndpointEvent::OutboundRinging { call_id, .. }
+            | EndpointEvent::OutboundFailed { call_id, .. } => call_id,
+            _ => return Some(ev),
+        };
+        if !self.far_legs.contains_key(id) {
+            return Some(ev);
+        }
+        match ev {
+            EndpointEvent::CallAnswered {
+                call_id,
+                local_rtp,
+                negotiated,
+            } => self.far_answered(call_id, local_rtp, negotiated),
+            EndpointEvent::MediaChanged {
+                call_id,
+                negotiated,
+            } if self.far_legs.get(&call_id).is_some_and(|l| l.media_started) => {
+                self.media.send(MediaCommand::Update {
+                    call_id,
+                    params: params(&negotiated),
+                });
+            }
+            EndpointEvent::CallEnded { call_id, cause, .. } => self.far_ended(&call_id, &cause),
+            EndpointEvent::OutboundFailed {
+                call_id, reason, ..
+            } => self.far_failed(&call_id, reason),
+            _ => {}
+        }
+        None
     }
 
     async fn on_media(&mut self, ev: MediaEvent) {
@@ -295,6 +376,12 @@ impl CallManager {
                 path,
                 duration,
             } => self.to_session(&call_id, SessionInput::RecordDone { id, path, duration }),
+            MediaEvent::Hangup { call_id, cause } if self.far_legs.contains_key(&call_id) => {
+                self.far_media_hangup(call_id, cause)
+            }
+            MediaEvent::Stopped { call_id, .. } if self.far_legs.contains_key(&call_id) => {
+                self.far_media_stopped(&call_id)
+            }
             MediaEvent::Hangup { call_id, cause } => {
                 let Some(call) = self.calls.get(&call_id) else {
                     return;

@@ -42,6 +42,9 @@ pub struct Trunk {
     pub allow: Vec<IpNet>,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// Where calls Hotline places through this trunk go (UDP): a carrier's or PBX's SIP
+    /// address. `None`: Hotline places no calls through it.
+    pub proxy: Option<SocketAddr>,
 }
 
 impl Trunk {
@@ -65,6 +68,7 @@ impl fmt::Debug for Trunk {
             .field("allow", &self.allow)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("proxy", &self.proxy)
             .finish()
     }
 }
@@ -242,6 +246,7 @@ impl Profile {
                 allow: loopback,
                 username: None,
                 password: None,
+                proxy: None,
             }],
             users: Vec::new(),
             realm: name.to_string(),
@@ -338,6 +343,7 @@ mod tests {
             allow: allow.iter().map(|a| a.parse().unwrap()).collect(),
             username: user.map(|u| u.0.into()),
             password: user.map(|u| u.1.into()),
+            proxy: None,
         }
     }
 

@@ -71,6 +71,7 @@ struct RawTrunk {
     allow: Vec<Spanned<String>>,
     username: Option<Spanned<String>>,
     password: Option<Spanned<String>>,
+    proxy: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -120,6 +121,7 @@ fn example(key: &str) -> Option<&'static str> {
         "allow" => "allow = [\"198.51.100.0/24\", \"192.0.2.7\"]",
         "username" => "username = \"pbx1\"",
         "password" => "password = \"change-me\"",
+        "proxy" => "proxy = \"192.0.2.20:5060\"",
         "users" => "[[users]] tables, each with username = \"1001\"",
         _ => return None,
     })
@@ -521,18 +523,33 @@ fn trunk(
                 c.err(pw.span(), "trunks.password: empty; write the trunk's digest password");
             }
         }
-        (None, None) if t.allow.is_empty() => c.err(
+        (None, None) if t.allow.is_empty() && t.proxy.is_none() => c.err(
             raw.span(),
             format!(
-                "trunk \"{name}\" admits nobody; add allow = [\"198.51.100.0/24\"] or \
-                 username and password"
+                "trunk \"{name}\" admits nobody and reaches nobody; add allow = \
+                 [\"198.51.100.0/24\"], username and password, or proxy = \"192.0.2.1:5060\""
             ),
         ),
         (None, None) => {}
     }
+    let mut proxy = None;
+    if let Some(p) = &t.proxy {
+        match p.get_ref().parse::<std::net::SocketAddr>() {
+            Ok(a) if a.port() != 0 && !a.ip().is_unspecified() => proxy = Some(a),
+            _ => c.err(
+                p.span(),
+                format!(
+                    "trunks.proxy: {:?} is not an IP address with a port; write e.g. \
+                     proxy = \"192.0.2.1:5060\" (host names are not resolved)",
+                    p.get_ref()
+                ),
+            ),
+        }
+    }
     (c.problems.len() == before).then(|| Trunk {
         name: name.clone(),
         allow,
+        proxy,
         username: t.username.as_ref().map(|u| u.get_ref().clone()),
         password: t.password.as_ref().map(|p| p.get_ref().clone()),
     })

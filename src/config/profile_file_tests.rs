@@ -186,7 +186,7 @@ fn unknown_key_in_trunk_names_the_table() {
         errors("[[trunks]]\nname = \"c\"\nallow_ips = [\"1.2.3.4\"]\n"),
         vec![
             "sip-profiles/default.toml:3:1: unknown key \"allow_ips\" in [[trunks]]; did you mean \
-             \"allow\"? valid keys: name, allow, username, password"
+             \"allow\"? valid keys: name, allow, username, password, proxy"
         ]
     );
 }
@@ -368,8 +368,8 @@ fn trunk_consistency() {
              [[trunks]]\nname = \"b\"\nusername = \"u\"\n\n[[trunks]]\nname = \"c\"\npassword = \"p\"\n"
         ),
         vec![
-            "sip-profiles/default.toml:1:1: trunk \"a\" admits nobody; add allow = \
-             [\"198.51.100.0/24\"] or username and password",
+            "sip-profiles/default.toml:1:1: trunk \"a\" admits nobody and reaches nobody; add \
+             allow = [\"198.51.100.0/24\"], username and password, or proxy = \"192.0.2.1:5060\"",
             "sip-profiles/default.toml:5:8: trunks.name: trunk \"a\" is defined twice; give each \
              trunk its own name",
             "sip-profiles/default.toml:10:12: trunks.username: trunk \"b\" has a username but no \
@@ -439,5 +439,19 @@ fn syntax_error_has_position() {
         e[0].starts_with("sip-profiles/default.toml:3:1: TOML syntax:"),
         "{}",
         e[0]
+    );
+}
+
+#[test]
+fn a_trunk_may_only_call_out_through_its_proxy() {
+    let p = ok("[[trunks]]\nname = \"pbx-out\"\nproxy = \"192.0.2.20:5070\"\n");
+    assert_eq!(p.trunks[0].proxy, Some("192.0.2.20:5070".parse().unwrap()));
+    assert!(p.trunks[0].allow.is_empty());
+    assert_eq!(
+        errors("[[trunks]]\nname = \"pbx\"\nproxy = \"pbx.example.com:5060\"\n"),
+        vec![
+            "sip-profiles/default.toml:3:9: trunks.proxy: \"pbx.example.com:5060\" is not an IP \
+             address with a port; write e.g. proxy = \"192.0.2.1:5060\" (host names are not resolved)"
+        ]
     );
 }

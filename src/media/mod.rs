@@ -1,8 +1,8 @@
 //! Media: RTP sessions, G.711, DTMF, prompts, tones, recording (DESIGN.md `media/`).
 //! Pure building blocks here; the worker threads that own sockets and calls tick them.
 
-pub mod dtmf;
 pub mod bridge;
+pub mod dtmf;
 pub mod g711;
 pub mod mixer;
 pub mod player;

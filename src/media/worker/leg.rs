@@ -4,6 +4,7 @@
 use super::remote::{Remote, RemoteEvent, VoicemailFile, VoicemailSpec};
 use super::{DigitSource, MediaConfig, MediaEvent, MediaParams, MediaReport};
 use crate::call::apps::{App, AppAction, AppKind};
+use crate::media::bridge::BridgeEnd;
 use crate::media::dtmf::{DtmfReceiver, DtmfSender, InbandDetector};
 use crate::media::g711;
 use crate::media::player::{Item, Player};
@@ -36,6 +37,9 @@ pub struct Leg {
     saw_rfc4733: bool,
     player: Player,
     app: App,
+    /// The other party, once the call is bridged (transfer, agent): it replaces the app's
+    /// audio both ways.
+    bridge: Option<BridgeEnd>,
     /// What an IVR flow asked for (play lists, voicemail); idle for built-in apps.
     remote: Remote,
     remote_events: Vec<RemoteEvent>,
@@ -120,6 +124,7 @@ impl Leg {
             saw_rfc4733: false,
             player,
             app,
+            bridge: None,
             remote: Remote::default(),
             remote_events: Vec::new(),
             voicemails: Vec::new(),
@@ -133,6 +138,13 @@ impl Leg {
             pcm_out: [0; FRAME],
             out: [0; 1500],
         }
+    }
+
+    /// Joins this leg to another party; prompts still queued are dropped (their
+    /// `PlaybackDone` goes out as interrupted so a flow waiting on them moves on).
+    pub fn bridge(&mut self, end: BridgeEnd, events: &UnboundedSender<MediaEvent>) {
+        self.stop_playback(events);
+        self.bridge = Some(end);
     }
 
     pub fn rtp_socket(&mut self) -> &mut UdpSocket {
@@ -283,8 +295,14 @@ impl Leg {
         {
             self.on_digit(now, digit, DigitSource::Inband, cfg, events);
         }
-        // 2. What we say: the caller's own voice (echo) or the player.
-        if self.app.echoes() {
+        // 2. What we say: the bridged party, the caller's own voice (echo) or the player.
+        if let Some(bridge) = &mut self.bridge {
+            bridge.send(&self.pcm_in);
+            match bridge.recv() {
+                Some(frame) => self.pcm_out = frame,
+                None => self.pcm_out.fill(0),
+            }
+        } else if self.app.echoes() {
             self.pcm_out = self.pcm_in;
         } else if !self.player.next_frame(&mut self.pcm_out) {
             self.pcm_out.fill(0);

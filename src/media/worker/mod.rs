@@ -11,6 +11,7 @@ mod leg;
 mod remote;
 
 use crate::call::apps::{AppKind, Prompts};
+use crate::media::bridge::BridgeEnd;
 use crate::media::player::Item;
 use crate::media::rtp::RtpStats;
 use crate::sdp::Codec;
@@ -91,6 +92,13 @@ pub enum MediaCommand {
         call_id: Bytes,
         id: u64,
         spec: VoicemailSpec,
+    },
+    /// Join the leg to another party (a transferred call's far leg, an agent): from now
+    /// on it hears what the bridge brings instead of its prompts, and the bridge gets
+    /// what it says. Its recording keeps both sides.
+    Bridge {
+        call_id: Bytes,
+        end: BridgeEnd,
     },
 }
 
@@ -175,7 +183,8 @@ impl MediaPool {
             | MediaCommand::Stop { call_id }
             | MediaCommand::Play { call_id, .. }
             | MediaCommand::StopPlayback { call_id }
-            | MediaCommand::Record { call_id, .. } => call_id,
+            | MediaCommand::Record { call_id, .. }
+            | MediaCommand::Bridge { call_id, .. } => call_id,
         };
         let mut h = std::collections::hash_map::DefaultHasher::new();
         id.hash(&mut h);
@@ -367,6 +376,13 @@ impl Worker {
                         path: None,
                         duration: Duration::ZERO,
                     });
+                }
+            }
+            MediaCommand::Bridge { call_id, end } => {
+                // A leg already gone drops its end, which tells the other side.
+                let events = self.events.clone();
+                if let Some(leg) = self.leg_mut(&call_id) {
+                    leg.bridge(end, &events);
                 }
             }
         }

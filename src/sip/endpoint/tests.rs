@@ -211,6 +211,7 @@ fn digest_trunk_is_challenged_with_407() {
             allow: vec![],
             username: Some("gw".into()),
             password: Some("pw".into()),
+            proxy: None,
         })
     });
     let out = s.send_from("192.0.2.7:5060", &invite("c1", "z9hG4bK1", SDP_PCMA, ""));

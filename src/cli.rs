@@ -36,6 +36,9 @@ pub enum Command {
     /// Check IVR flow files (ivr-flows/*.yaml) and try them in the terminal.
     #[command(subcommand)]
     Flow(crate::ivr::cli::FlowCmd),
+    /// Manage the agents who take calls (passwords from stdin, stored as Argon2id hashes).
+    #[command(subcommand)]
+    Agents(crate::store::agents_cli::AgentsCmd),
 }
 
 #[derive(Debug, Subcommand)]

@@ -46,6 +46,11 @@ fn main() -> ExitCode {
             .context("cannot start the async runtime")
             .and_then(|rt| rt.block_on(hotline::store::cli::calls_list(args))),
         Command::Flow(cmd) => hotline::ivr::cli::run(cmd),
+        Command::Agents(cmd) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")
+            .and_then(|rt| rt.block_on(hotline::store::agents_cli::main(cmd))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

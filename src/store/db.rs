@@ -73,6 +73,14 @@ pub enum StoreError {
         state: String,
         action: &'static str,
     },
+    #[error(
+        "agent {login} of tenant {tenant} already exists; pick another login or change the existing agent"
+    )]
+    AgentExists { tenant: String, login: String },
+    #[error("no agent {login} in tenant {tenant}; `hotline agents list` shows who exists")]
+    NoSuchAgent { tenant: String, login: String },
+    #[error("{0}")]
+    BadAgent(String),
     #[error("stored call {call_id} has a bad {column}: {problem}; was the row edited by hand?")]
     BadRow {
         call_id: String,
@@ -85,7 +93,7 @@ pub enum StoreError {
 /// transaction on a small connection pool.
 #[derive(Debug)]
 pub struct Store {
-    pool: AnyPool,
+    pub(super) pool: AnyPool,
     backend: Backend,
     /// The URL or path with any password hidden, for messages.
     location: String,

@@ -4,12 +4,18 @@
 //! Writes come from one store task fed by a channel ([`writer::run`]), never from the media
 //! tick or the SIP loop; reads serve `hotline calls list` ([`cli`]) and `GET /api/v1/calls`.
 
+mod agents;
+pub mod agents_cli;
 mod cdr;
 pub mod cli;
 mod db;
 mod since;
 pub mod writer;
 
+pub use agents::{
+    AgentRecord, MIN_PASSWORD, NewAgent, Skill, StoredAgentState, format_skills, hash_password,
+    parse_skills, verify_password,
+};
 pub use cdr::{
     CallEnd, CallRecord, CallStart, CallState, CdrEvent, HangupSide, ListQuery, UnknownName,
     format_time, seconds_rounded_up,

@@ -181,3 +181,55 @@ fn a_busy_callee_sends_the_caller_back_into_the_flow() {
         "the flow's own hang-up cause ends the call",
     );
 }
+
+#[test]
+fn when_the_callee_hangs_up_the_caller_is_hung_up_too() {
+    let callee_port = free_port_udp_tcp("127.0.0.1");
+    let flows = flow_dir(callee_port);
+    let mut server = server(&flows);
+    let (port, mp) = (callee_port.to_string(), sipp_media_port());
+    let callee = Sipp::spawn(
+        TempDir::new("callee"),
+        &[
+            "-sf",
+            &scenario("callee_hangs_up.xml"),
+            "-p",
+            &port,
+            "-mp",
+            &mp,
+            "-m",
+            "1",
+        ],
+    );
+    // A caller that waits for Hotline's BYE: it comes when the callee leaves.
+    let run = sipp_in(
+        TempDir::new("caller"),
+        &[
+            "-sf",
+            &scenario("server_bye.xml"),
+            &server.sip.to_string(),
+            "-s",
+            NUMBER,
+            "-m",
+            "1",
+        ],
+    );
+    assert_sipp_succeeded(&run, 1);
+    let callee = callee.finish(Duration::from_secs(20));
+    assert_sipp_succeeded(&callee, 1);
+
+    let cdr = server.wait_call("ended", CDR_WAIT, |c| text(c, "state") == "ended");
+    let check = |ok: bool, what: &str| server.check_cdr(&cdr, ok, what);
+    check(
+        text(&cdr, "ivr_path").contains("xfer(transferred)"),
+        "the transfer was answered",
+    );
+    check(
+        text(&cdr, "hangup_cause") == "transferred call ended: callee hung up (BYE)",
+        "the caller's call ends because the callee hung up",
+    );
+    check(
+        text(&cdr, "hangup_side") == "hotline",
+        "Hotline sent the caller's BYE",
+    );
+}

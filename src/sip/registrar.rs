@@ -291,6 +291,24 @@ impl Registrar {
         found
     }
 
+    /// Live bindings of every AOR whose user part is `user` (an agent's phone, whatever
+    /// host it registered under), best first as in [`Registrar::lookup`].
+    pub fn lookup_user(&self, now: Instant, user: &str) -> Vec<&Binding> {
+        let mut found: Vec<&Binding> = self
+            .by_aor
+            .iter()
+            .filter(|(aor, _)| {
+                aor.split_once(':')
+                    .and_then(|(_, rest)| rest.split_once('@'))
+                    .is_some_and(|(u, _)| u == user)
+            })
+            .flat_map(|(_, v)| v.iter().map(|e| &e.binding))
+            .filter(|b| b.expires_at > now)
+            .collect();
+        found.sort_by(|a, b| b.q.unwrap_or(1.0).total_cmp(&a.q.unwrap_or(1.0)));
+        found
+    }
+
     /// Drops expired bindings; returns how many.
     pub fn expire(&mut self, now: Instant) -> usize {
         let mut dropped = 0;
@@ -532,6 +550,30 @@ mod tests {
         assert!(r.lookup(t0, "sip:1002@example.com").is_empty());
         assert_eq!((r.len(), r.is_empty()), (1, false));
         assert_eq!(r.poll_timeout(), Some(t0 + secs(120)));
+    }
+
+    #[test]
+    fn a_phone_is_found_by_its_user_whatever_host_it_registered_under() {
+        let (t0, mut r) = (Instant::now(), reg());
+        let phone = "sip:1001@192.0.2.10:5060";
+        send(
+            &mut r,
+            t0,
+            "c1",
+            1,
+            &[&format!("Contact: <{phone}>;expires=120")],
+        );
+        let found = r.lookup_user(t0, "1001");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].contact, phone);
+        assert!(
+            r.lookup_user(t0, "100").is_empty(),
+            "the whole user part must match"
+        );
+        assert!(
+            r.lookup_user(t0 + Duration::from_secs(121), "1001")
+                .is_empty()
+        );
     }
 
     #[test]

@@ -36,6 +36,10 @@ pub enum DialError {
     BadTarget(String),
     #[error("RTP port range exhausted; widen rtp_ports in hotline.toml")]
     NoPorts,
+    #[error(
+        "no phone is registered as SIP user {0}; register the agent's phone (a [[users]] entry) or log the agent in at /agent"
+    )]
+    NotRegistered(String),
 }
 
 /// An INVITE we sent that has no 2xx yet (or whose 2xx may still be retransmitted).
@@ -70,6 +74,38 @@ impl Endpoint {
         }
         self.drain_tx_events(now);
         result
+    }
+
+    /// Places a call to the phone registered as SIP user `user` (an agent's phone): to its
+    /// Contact, sent where its REGISTER came from (the address that works behind NAT).
+    /// `dial.target` and `dial.next_hop` are filled in from the registration.
+    pub fn dial_registered(
+        &mut self,
+        now: Instant,
+        user: &str,
+        mut dial: Dial,
+    ) -> Result<(), DialError> {
+        let binding = self
+            .registrar
+            .lookup_user(now, user)
+            .first()
+            .map(|b| (String::from_utf8_lossy(&b.contact).into_owned(), b.source));
+        match binding {
+            Some((contact, source)) => {
+                dial.target = contact;
+                dial.next_hop = source;
+                self.dial(now, dial)
+            }
+            None => {
+                let e = DialError::NotRegistered(user.to_string());
+                self.events.push_back(EndpointEvent::OutboundFailed {
+                    call_id: dial.call_id.clone(),
+                    status: 480,
+                    reason: e.to_string(),
+                });
+                Err(e)
+            }
+        }
     }
 
     fn try_dial(&mut self, now: Instant, dial: &Dial) -> Result<(), DialError> {

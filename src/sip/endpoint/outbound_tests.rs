@@ -350,3 +350,23 @@ fn hanging_up_an_answered_placed_call_sends_bye_to_its_contact() {
     assert_eq!(cseq(&sent[0]), "2 BYE");
     assert_eq!(text(&sent[0].uri), "sip:1001@127.0.0.1:5090");
 }
+
+#[test]
+fn calling_a_phone_that_is_not_registered_fails_at_once() {
+    let mut s = Sim::new();
+    let dial = Dial {
+        call_id: Bytes::from_static(b"a1"),
+        target: String::new(),
+        next_hop: CALLEE.parse().unwrap(),
+        caller: "13812345678".into(),
+        ring_timeout: Duration::from_secs(20),
+        credentials: None,
+    };
+    let err = s.ep.dial_registered(s.now, "1001", dial).unwrap_err();
+    assert_eq!(err, DialError::NotRegistered("1001".into()));
+    assert!(s.requests().is_empty());
+    assert!(matches!(
+        &s.events()[..],
+        [EndpointEvent::OutboundFailed { status: 480, reason, .. }] if reason.contains("1001")
+    ));
+}

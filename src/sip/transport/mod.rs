@@ -46,6 +46,8 @@ pub enum EndpointCommand {
     },
     /// Place a call (a transfer's far leg); progress comes back as endpoint events.
     Dial(Box<Dial>),
+    /// Place a call to the phone registered as this SIP user (an agent's phone).
+    DialRegistered { user: String, dial: Box<Dial> },
     /// Refuse new calls with 503 from now on (graceful shutdown).
     Drain,
     /// The media side closed this RTP port's sockets: it may be handed out again.
@@ -153,9 +155,12 @@ async fn run(
                     ep.hang_up_call(Instant::now(), &call_id, &cause, side);
                 }
                 EndpointCommand::ReleasePort { port } => ep.release_port(port),
+                // A refusal is also reported as an OutboundFailed event.
                 EndpointCommand::Dial(dial) => {
-                    // A refusal is also reported as an OutboundFailed event.
                     let _ = ep.dial(Instant::now(), *dial);
+                }
+                EndpointCommand::DialRegistered { user, dial } => {
+                    let _ = ep.dial_registered(Instant::now(), &user, *dial);
                 }
                 EndpointCommand::Drain => {
                     ep.set_draining(true);

@@ -206,6 +206,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut http_shutdown = shutdown_rx.clone();
     let http_task = tokio::spawn(async move {
         let app = api::router(state)
+            .merge(api::agent_auth::router(api::agent_auth::AgentAuth::new(
+                store.clone(),
+            )))
             .merge(api::calls::router(store))
             .merge(api::flows::router(flows));
         let stop = async move {

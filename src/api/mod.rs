@@ -1,6 +1,8 @@
 //! HTTP API (axum): health with live SIP counters per profile, and the CDRs
 //! (`calls.rs`); WebSocket events and the agent pages grow here.
 
+pub mod agent_auth;
+pub mod agent_sessions;
 pub mod calls;
 pub mod flows;
 

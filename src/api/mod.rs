@@ -3,6 +3,7 @@
 
 pub mod agent_auth;
 pub mod agent_sessions;
+pub mod agent_ws;
 pub mod calls;
 pub mod flows;
 

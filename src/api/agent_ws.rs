@@ -93,9 +93,12 @@ pub enum AgentInput {
     },
 }
 
+/// One open WebSocket: its id and where its outgoing events go.
+type Conn = (u64, mpsc::UnboundedSender<String>);
+
 /// Open connections by agent, and the way to the runtime.
 pub struct AgentHub {
-    conns: Mutex<HashMap<AgentId, Vec<(u64, mpsc::UnboundedSender<String>)>>>,
+    conns: Mutex<HashMap<AgentId, Vec<Conn>>>,
     next: AtomicU64,
     to_runtime: mpsc::UnboundedSender<AgentInput>,
 }

@@ -31,3 +31,24 @@ render goodbye-en en-us "Thank you for calling. Goodbye."
 # 您拨打的号码不存在，请核对后再拨。
 render not-in-service-zh cmn-latn-pinyin "nin2 bo1 da3 de5 hao4 ma3 bu2 cun2 zai4, qing3 he2 dui4 hou4 zai4 bo1."
 render not-in-service-en en-us "The number you have dialled is not in service. Please check the number and try again."
+
+# Music on hold for callers waiting in an ACD queue: 24 s of a soft arpeggio (C-E-G-C, then
+# A-C-E-A, F-A-C-F, G-B-D-G), faded at both ends so the loop point is quiet. Synthesised by
+# sox, so no third-party recording (and its licence) ships with Hotline.
+moh="$out/moh.wav"
+if [ ! -s "$moh" ] || [ "${FORCE:-0}" = 1 ]; then
+  tmpdir=$(mktemp -d)
+  i=0
+  for chord in "C4 E4 G4 C5" "A3 C4 E4 A4" "F3 A3 C4 F4" "G3 B3 D4 G4"; do
+    for rep in 1 2 3; do
+      for note in $chord; do
+        i=$((i + 1))
+        sox -n -r 8000 -c 1 -b 16 "$tmpdir/$(printf %03d $i).wav" \
+          synth 0.5 pluck "$note" fade q 0.01 0.5 0.2 vol 0.5
+      done
+    done
+  done
+  sox "$tmpdir"/*.wav -r 8000 -c 1 -b 16 "$moh" norm -10 fade t 0.3 0 0.5
+  rm -rf "$tmpdir"
+  echo "make-prompts: $moh"
+fi

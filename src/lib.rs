@@ -1,6 +1,7 @@
 //! Hotline: a call-center softswitch. See `DESIGN.md` in the shared docs for the picture;
 //! each module below owns one part of the call path.
 
+pub mod acd;
 pub mod api;
 pub mod call;
 pub mod cli;

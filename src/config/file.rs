@@ -30,6 +30,7 @@ struct RawMain {
     database: Option<Spanned<String>>,
     media: Option<RawMedia>,
     numbers: Option<RawNumbers>,
+    queues: Option<Vec<Spanned<crate::acd::QueueConfig>>>,
 }
 
 #[derive(Deserialize)]
@@ -68,6 +69,8 @@ pub(crate) struct MainFile {
     pub media: MediaFile,
     /// `None` without a `[numbers]` table: the built-in plan applies.
     pub numbers: Option<NumberPlan>,
+    /// `[[queues]]`: the ACD queues flows can `enqueue` callers to.
+    pub queues: Vec<crate::acd::QueueConfig>,
 }
 
 fn example(key: &str) -> Option<&'static str> {
@@ -88,6 +91,7 @@ fn example(key: &str) -> Option<&'static str> {
         "record" => "record = true",
         "shutdown_grace_secs" => "shutdown_grace_secs = 30",
         "numbers" => "[numbers] default = \"welcome\"",
+        "queues" => "[[queues]] tables, each with name = \"orders\"",
         _ => return None,
     })
 }
@@ -153,6 +157,28 @@ pub(crate) fn parse_main(src: &Source<'_>, problems: &mut Vec<Problem>) -> Optio
     }
     if let Some(n) = &raw.numbers {
         out.numbers = Some(parse_numbers(src, n, problems));
+    }
+    if let Some(qs) = &raw.queues {
+        let all: Vec<crate::acd::QueueConfig> = qs.iter().map(|q| q.get_ref().clone()).collect();
+        for (i, q) in qs.iter().enumerate() {
+            let cfg = q.get_ref();
+            for e in cfg.validate(&all) {
+                problems.push(src.problem(q.span(), format!("queues: {e}")));
+            }
+            if all[..i]
+                .iter()
+                .any(|o| o.name == cfg.name && o.tenant == cfg.tenant)
+            {
+                problems.push(src.problem(
+                    q.span(),
+                    format!(
+                        "queues: queue {:?} is defined twice; give each queue its own name",
+                        cfg.name
+                    ),
+                ));
+            }
+        }
+        out.queues = all;
     }
 
     sort_by_position(&mut problems[before..]);
@@ -275,7 +301,7 @@ mod tests {
             vec![
                 "hotline.toml:3:1: unknown key \"sip_lisen\"; did you mean \"sip_listen\"? valid \
                  keys: node_id, sip_listen, http_listen, rtp_ports, data_dir, recordings_dir, \
-                 prompts_dir, flows_dir, profiles_dir, database, media, numbers"
+                 prompts_dir, flows_dir, profiles_dir, database, media, numbers, queues"
             ]
         );
     }
@@ -382,6 +408,27 @@ mod tests {
                  write it like: [numbers] default = \"welcome\""
             ]
         );
+    }
+
+    #[test]
+    fn queues_are_read_and_checked_with_positions() {
+        let (m, problems) = parse(
+            "[[queues]]\nname = \"orders\"\nstrategy = \"skills\"\noverflow = \"queue:general\"\n\n\
+             [[queues]]\nname = \"general\"\n",
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let qs = m.unwrap().queues;
+        assert_eq!(qs.len(), 2);
+        assert_eq!(qs[0].strategy, crate::acd::Strategy::Skills);
+        let (_, problems) = parse("[[queues]]\nname = \"orders\"\noverflow = \"queue:nowhere\"\n");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0]
+                .starts_with("hotline.toml:1:1: queues: queue orders: overflow queue \"nowhere\""),
+            "{problems:?}"
+        );
+        let (_, problems) = parse("[[queues]]\nname = \"q\"\nstrategy = \"random\"\n");
+        assert!(problems[0].contains("ring-all"), "{problems:?}");
     }
 
     #[test]

@@ -126,6 +126,7 @@ fn finish(
         database,
         media: media(&main.media),
         numbers: main.numbers.clone().unwrap_or_default(),
+        queues: main.queues.clone(),
         profiles: loaded.into_iter().map(|l| l.profile).collect(),
         source: source.unwrap_or_else(|| PathBuf::from(DEFAULTS_SOURCE)),
     })

@@ -56,6 +56,8 @@ pub struct Config {
     pub database: Option<String>,
     pub media: MediaSettings,
     pub numbers: NumberPlan,
+    /// ACD queues (`[[queues]]`).
+    pub queues: Vec<crate::acd::QueueConfig>,
     /// At least one; the first is the default profile (`--sip-listen` applies to it).
     pub profiles: Vec<Profile>,
     /// The hotline.toml it came from, or `<defaults>`.
@@ -117,6 +119,7 @@ impl Default for Config {
             database: None,
             media: MediaSettings::default(),
             numbers: NumberPlan::default(),
+            queues: Vec::new(),
             profiles: vec![Profile::builtin_default()],
             source: PathBuf::from(DEFAULTS_SOURCE),
         }

@@ -107,8 +107,13 @@ pub enum Event {
         ok: bool,
         reason: String,
     },
-    /// The queue of the last `Action::Enqueue` cannot take the call (no ACD yet).
+    /// The queue of the last `Action::Enqueue` cannot take the call, or gave up on it
+    /// (no agents, waited too long): the flow goes on at the node's `fallback`.
     EnqueueUnavailable,
+    /// An agent of the queue took the call: the flow is done.
+    AgentAnswered {
+        agent: String,
+    },
     /// The caller hung up.
     Hangup,
 }

@@ -195,6 +195,12 @@ impl Interpreter {
                     }
                 }
             }
+            Event::AgentAnswered { agent } => {
+                if self.state == State::Enqueue {
+                    self.outcome(&format!("agent {agent}"));
+                    self.state = State::Done;
+                }
+            }
             Event::EnqueueUnavailable => {
                 if self.state == State::Enqueue {
                     self.outcome("unavailable");

@@ -575,6 +575,34 @@ fn record_transfer_enqueue_and_flow_end() {
 }
 
 #[test]
+fn an_agent_answering_a_queued_call_ends_the_flow_without_hangup() {
+    let mut c = Call::new(flow(ENDINGS));
+    c.start();
+    c.ev(Event::RecordDone {
+        id: 1,
+        path: None,
+        duration: Duration::ZERO,
+    });
+    c.ev(Event::TransferDone {
+        ok: false,
+        reason: "busy".into(),
+    });
+    // Waiting in the queue: no timer of the flow's own runs meanwhile.
+    assert_eq!(c.i.next_timeout(), None);
+    assert!(c.ev(Event::Digit('5')).is_empty());
+    let a = c.ev(Event::AgentAnswered {
+        agent: "alice".into(),
+    });
+    assert!(a.is_empty());
+    assert!(c.i.is_finished());
+    assert!(
+        c.i.path_summary().ends_with("queue[5](agent alice)"),
+        "{}",
+        c.i.path_summary()
+    );
+}
+
+#[test]
 fn successful_transfer_finishes_without_hangup_and_caller_hangup_is_recorded() {
     let mut c = Call::new(flow(ENDINGS));
     c.start();

@@ -190,7 +190,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         drivers.push(tokio::spawn(run));
     }
     drop(sip_tx);
-    let manager = CallManager::new(cfg.clone(), media, ivr, commands.clone(), cdr_tx);
+    // Queues and agents: the engine runs on the call manager's task; softphones reach it
+    // through the agent hub (WebSocket), and sign in against the store.
+    let (agent_tx, agent_rx) = tokio::sync::mpsc::unbounded_channel();
+    let hub = Arc::new(api::agent_ws::AgentHub::new(agent_tx));
+    let agent_auth = api::agent_auth::AgentAuth::new(store.clone());
+    let moh_path = cfg.prompts_dir.join("moh.wav");
+    let moh = match hotline::media::resample::load_prompt(&moh_path) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            warn!(error = %e, "no music on hold: queued callers hear silence; run scripts/make-prompts.sh");
+            None
+        }
+    };
+    let (mut acd_rt, queue_stats) = hotline::call::queueing::AcdRuntime::new(
+        hotline::acd::Acd::new(cfg.queues.clone()),
+        Some(hub.clone()),
+        Some(store.clone()),
+        moh,
+    );
+    acd_rt.restore().await;
+    let manager = CallManager::new(cfg.clone(), media, ivr, commands.clone(), cdr_tx)
+        .with_acd(acd_rt, agent_rx);
     let manager = tokio::spawn(manager.run(sip_rx, media_rx));
 
     let state = Arc::new(ApiState {
@@ -206,9 +227,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut http_shutdown = shutdown_rx.clone();
     let http_task = tokio::spawn(async move {
         let app = api::router(state)
-            .merge(api::agent_auth::router(api::agent_auth::AgentAuth::new(
-                store.clone(),
-            )))
+            .merge(api::agent_auth::router(agent_auth.clone()))
+            .merge(api::agent_ws::router(agent_auth, hub))
+            .merge(api::queues::router(queue_stats))
             .merge(api::calls::router(store))
             .merge(api::flows::router(flows));
         let stop = async move {

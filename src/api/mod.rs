@@ -6,6 +6,7 @@ pub mod agent_sessions;
 pub mod agent_ws;
 pub mod calls;
 pub mod flows;
+pub mod queues;
 
 use crate::sip::endpoint::EndpointStats;
 use axum::{Json, Router, extract::State, routing::get};

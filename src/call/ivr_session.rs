@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 /// What the call manager forwards to a session.
 #[derive(Debug)]
@@ -42,6 +42,11 @@ pub enum SessionInput {
     TransferDone {
         ok: bool,
         reason: String,
+    },
+    /// The queue the flow handed the call to: an agent took it (`Some(login)`), or the
+    /// queue gave up on it (`None`: the flow goes on at its fallback).
+    QueueDone {
+        agent: Option<String>,
     },
 }
 
@@ -190,6 +195,10 @@ impl Session {
                     Some(SessionInput::TransferDone { ok, reason }) => {
                         Some(Event::TransferDone { ok, reason })
                     }
+                    Some(SessionInput::QueueDone { agent: Some(agent) }) => {
+                        Some(Event::AgentAnswered { agent })
+                    }
+                    Some(SessionInput::QueueDone { agent: None }) => Some(Event::EnqueueUnavailable),
                     Some(SessionInput::Hangup) | None => {
                         self.hung_up = true;
                         Some(Event::Hangup)
@@ -318,14 +327,27 @@ impl Session {
                     }
                 }
                 Action::Enqueue { queue } => {
-                    info!(%queue, "no ACD yet: the flow takes its enqueue fallback");
-                    let actions = self.interp.handle(
-                        Event::EnqueueUnavailable,
-                        std::time::Instant::now(),
-                        Utc::now(),
-                        self.deps.flows.as_ref(),
-                    );
-                    self.act(actions, itx);
+                    let vars = self.interp.vars();
+                    let word = |k: &str| vars.get(k).map(|v| v.trim().to_ascii_lowercase());
+                    let priority = word("priority");
+                    let vip = matches!(word("vip").as_deref(), Some("true" | "yes" | "1"))
+                        || matches!(priority.as_deref(), Some("vip" | "high"));
+                    let request = super::ManagerRequest::Enqueue {
+                        call_id: self.call_id.clone(),
+                        queue,
+                        priority: priority.and_then(|p| p.parse().ok()).unwrap_or(0),
+                        vip,
+                        lang: self.interp.flow().language.as_str().to_string(),
+                    };
+                    if self.manager.send(request).is_err() {
+                        let actions = self.interp.handle(
+                            Event::EnqueueUnavailable,
+                            std::time::Instant::now(),
+                            Utc::now(),
+                            self.deps.flows.as_ref(),
+                        );
+                        self.act(actions, itx);
+                    }
                 }
                 Action::Hangup { cause } => {
                     self.publish_path();

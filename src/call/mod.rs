@@ -6,6 +6,7 @@ pub mod apps;
 pub mod flow_registry;
 pub mod ivr_session;
 pub mod ivr_setup;
+pub mod queueing;
 pub mod transfer;
 pub mod webhook;
 
@@ -54,6 +55,8 @@ struct Call {
     ended: Option<CallEnd>,
     /// The leg Hotline placed to transfer this call, by its Call-ID.
     far_leg: Option<Bytes>,
+    /// In an ACD queue (or served from one).
+    queued: Option<queueing::Queued>,
 }
 
 /// What an IVR session asks of the manager (it owns the calls' other legs).
@@ -64,6 +67,14 @@ pub enum ManagerRequest {
         call_id: Bytes,
         to: String,
         trunk: Option<String>,
+    },
+    /// Queue the caller; the session hears `SessionInput::QueueDone`.
+    Enqueue {
+        call_id: Bytes,
+        queue: String,
+        priority: u32,
+        vip: bool,
+        lang: String,
     },
 }
 
@@ -81,6 +92,9 @@ pub struct CallManager {
     next_leg: u64,
     requests_tx: mpsc::UnboundedSender<ManagerRequest>,
     requests_rx: Option<mpsc::UnboundedReceiver<ManagerRequest>>,
+    /// Queues and agents; `None` on a node without them.
+    acd: Option<queueing::AcdRuntime>,
+    agent_rx: Option<mpsc::UnboundedReceiver<crate::api::agent_ws::AgentInput>>,
 }
 
 impl CallManager {
@@ -103,7 +117,20 @@ impl CallManager {
             next_leg: 0,
             requests_tx,
             requests_rx: Some(requests_rx),
+            acd: None,
+            agent_rx: None,
         }
+    }
+
+    /// Runs queues and agents: the engine and where agents' softphones talk to it.
+    pub fn with_acd(
+        mut self,
+        rt: queueing::AcdRuntime,
+        agents: mpsc::UnboundedReceiver<crate::api::agent_ws::AgentInput>,
+    ) -> CallManager {
+        self.acd = Some(rt);
+        self.agent_rx = Some(agents);
+        self
     }
 
     /// Runs until the SIP side has stopped (every driver gone) and every ended call's media
@@ -120,6 +147,8 @@ impl CallManager {
         let Some(mut requests) = self.requests_rx.take() else {
             return self.calls.len();
         };
+        let (_keep, idle_agents) = mpsc::unbounded_channel();
+        let mut agents = self.agent_rx.take().unwrap_or(idle_agents);
         loop {
             if !sip_open && self.calls.is_empty() && self.far_legs.is_empty() {
                 break;
@@ -140,7 +169,14 @@ impl CallManager {
                     ManagerRequest::Transfer { call_id, to, trunk } => {
                         self.start_transfer(call_id, to, trunk)
                     }
+                    ManagerRequest::Enqueue { call_id, queue, priority, vip, lang } => {
+                        self.enqueue(call_id, queue, priority, vip, lang)
+                    }
                 },
+                Some(input) = agents.recv() => self.on_agent(input).await,
+                _ = sleep_until(self.acd_deadline()), if self.acd_deadline().is_some() => {
+                    self.acd_timeout()
+                }
                 _ = tokio::time::sleep_until(wait), if deadline.is_some() => break,
             }
         }
@@ -192,6 +228,7 @@ impl CallManager {
                         rtp_port: None,
                         ended: None,
                         far_leg: None,
+                        queued: None,
                     },
                 );
             }
@@ -300,6 +337,7 @@ impl CallManager {
                     ..Default::default()
                 };
                 self.end_far_leg_of(&call_id, &far_cause);
+                self.queued_caller_left(&call_id);
                 let Some(call) = self.calls.get_mut(&call_id) else {
                     return;
                 };
@@ -336,7 +374,17 @@ impl CallManager {
                 call_id,
                 local_rtp,
                 negotiated,
-            } => self.far_answered(call_id, local_rtp, negotiated),
+            } => {
+                if self
+                    .far_legs
+                    .get(&call_id)
+                    .is_some_and(|l| l.agent.is_some())
+                {
+                    self.agent_answered(call_id, local_rtp, negotiated)
+                } else {
+                    self.far_answered(call_id, local_rtp, negotiated)
+                }
+            }
             EndpointEvent::MediaChanged {
                 call_id,
                 negotiated,
@@ -348,8 +396,10 @@ impl CallManager {
             }
             EndpointEvent::CallEnded { call_id, cause, .. } => self.far_ended(&call_id, &cause),
             EndpointEvent::OutboundFailed {
-                call_id, reason, ..
-            } => self.far_failed(&call_id, reason),
+                call_id,
+                status,
+                reason,
+            } => self.far_failed(&call_id, status, reason),
             _ => {}
         }
         None
@@ -369,7 +419,11 @@ impl CallManager {
                 call_id,
                 id,
                 interrupted,
-            } => self.to_session(&call_id, SessionInput::PlaybackDone { id, interrupted }),
+            } => {
+                if !self.queue_playback_done(&call_id, id, interrupted) {
+                    self.to_session(&call_id, SessionInput::PlaybackDone { id, interrupted })
+                }
+            }
             MediaEvent::RecordDone {
                 call_id,
                 id,
@@ -484,4 +538,11 @@ fn store_side(side: HangupSide) -> store::HangupSide {
 
 fn text(b: &Bytes) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+async fn sleep_until(at: Option<std::time::Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
+        None => std::future::pending().await,
+    }
 }

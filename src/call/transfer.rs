@@ -32,6 +32,8 @@ pub(super) struct FarLeg {
     pub answered: bool,
     /// The SIP side has ended it; it goes once media has closed its port.
     pub ended: bool,
+    /// Set for the leg that rings an agent for a queued caller (not a transfer).
+    pub agent: Option<crate::acd::AgentKey>,
 }
 
 /// Where a transfer goes.
@@ -176,6 +178,7 @@ impl CallManager {
                 media_started: false,
                 answered: false,
                 ended: false,
+                agent: None,
             },
         );
         if let Some(call) = self.calls.get_mut(&call_id) {
@@ -223,10 +226,14 @@ impl CallManager {
     }
 
     /// The far leg never started (refused, no answer, unreachable): back to the flow.
-    pub(super) fn far_failed(&mut self, leg_id: &Bytes, reason: String) {
+    pub(super) fn far_failed(&mut self, leg_id: &Bytes, status: u16, reason: String) {
         let Some(leg) = self.far_legs.remove(leg_id) else {
             return;
         };
+        if leg.agent.is_some() {
+            self.agent_leg_failed(leg, status, &reason);
+            return;
+        }
         info!(call_id = %text(&leg.parent), %reason, "transfer failed; the flow goes on");
         if let Some(call) = self.calls.get_mut(&leg.parent) {
             call.far_leg = None;
@@ -243,7 +250,7 @@ impl CallManager {
             return;
         };
         leg.ended = true;
-        let (parent, answered) = (leg.parent.clone(), leg.answered);
+        let (parent, answered, is_agent) = (leg.parent.clone(), leg.answered, leg.agent.is_some());
         if leg.media_started {
             // Removed when media reports `Stopped` (the port goes back then).
             self.media.send(MediaCommand::Stop {
@@ -251,6 +258,12 @@ impl CallManager {
             });
         } else {
             self.far_legs.remove(leg_id);
+        }
+        if is_agent {
+            if answered {
+                self.agent_leg_ended(&parent, cause);
+            }
+            return;
         }
         let Some(call) = self.calls.get_mut(&parent) else {
             return;

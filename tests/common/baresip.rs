@@ -28,6 +28,28 @@ impl Baresip {
     /// Starts baresip offering only `codec` (PCMU or PCMA), with `mic` (8 kHz mono 16-bit WAV)
     /// as its microphone. baresip ends the call itself when the file ends.
     pub fn start(codec: &str, mic: &Path) -> Baresip {
+        let account =
+            format!("<sip:caller@127.0.0.1>;regint=0;audio_codecs={codec};answermode=manual");
+        Baresip::start_with_account(&account, mic)
+    }
+
+    /// An agent's desk phone: registers to `registrar` as `user` (digest `password`) and
+    /// answers every call at once, talking `mic`.
+    pub fn start_agent_phone(
+        codec: &str,
+        mic: &Path,
+        registrar: std::net::SocketAddr,
+        user: &str,
+        password: &str,
+    ) -> Baresip {
+        let account = format!(
+            "<sip:{user}@{registrar}>;auth_pass={password};regint=300;audio_codecs={codec};answermode=auto"
+        );
+        Baresip::start_with_account(&account, mic)
+    }
+
+    /// baresip with one account line (baresip's `accounts` file syntax).
+    pub fn start_with_account(account: &str, mic: &Path) -> Baresip {
         super::require_binary("baresip");
         let dir = TempDir::new("baresip");
         let rec = dir.path().join("rec");
@@ -45,7 +67,7 @@ impl Baresip {
             .replace("@RTP_PORTS@", &format!("{rtp_first}-{rtp_last}"))
             .replace("@CTRL_LISTEN@", &format!("127.0.0.1:{ctrl_port}"))
             .replace("@REC_DIR@", &rec.display().to_string());
-        let accounts = template("accounts.template").replace("@CODEC@", codec);
+        let accounts = format!("{account}\n");
         fs::write(dir.path().join("config"), config).expect("write baresip config");
         fs::write(dir.path().join("accounts"), accounts).expect("write baresip accounts");
 

@@ -55,6 +55,8 @@ pub struct Opts {
     pub flows_dir: Option<PathBuf>,
     /// `[numbers]` lines written verbatim (e.g. flow routes with vars), after `numbers`.
     pub numbers_toml: String,
+    /// Tables appended to hotline.toml verbatim, e.g. `[[queues]]`.
+    pub tables_toml: String,
 }
 
 impl Default for Opts {
@@ -76,6 +78,7 @@ impl Default for Opts {
             prompts_dir: None,
             flows_dir: None,
             numbers_toml: String::new(),
+            tables_toml: String::new(),
         }
     }
 }
@@ -112,6 +115,10 @@ impl Opts {
                 t.push_str(&format!("{number:?} = {app:?}\n"));
             }
             t.push_str(&self.numbers_toml);
+        }
+        if !self.tables_toml.is_empty() {
+            t.push('\n');
+            t.push_str(&self.tables_toml);
         }
         t
     }

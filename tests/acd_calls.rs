@@ -304,6 +304,32 @@ fn a_queued_caller_reaches_the_agents_desk_phone_and_both_hear_each_other() {
         text(&cdr, "hangup_cause") == "caller hung up (BYE)",
         "the caller hung up",
     );
+    check(text(&cdr, "queue") == "support", "the CDR names the queue");
+    check(text(&cdr, "agent") == "alice", "the CDR names the agent");
+    check(
+        common::num(&cdr, "queue_wait_s").is_some_and(|w| w < 10.0),
+        "the caller waited a few seconds",
+    );
+    // The wrap-up lands on the CDR after the call.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut disposition = String::new();
+    while Instant::now() < deadline {
+        let c = server
+            .calls()
+            .into_iter()
+            .find(|c| text(c, "call_id") == text(&cdr, "call_id"));
+        disposition = c
+            .map(|c| text(&c, "disposition").to_string())
+            .unwrap_or_default();
+        if disposition == "resolved" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        disposition, "resolved",
+        "the agent's disposition is on the CDR"
+    );
     // The caller's recording: its right channel is what the caller heard — the greeting,
     // hold music, then the agent. The agent's words (the phone's microphone file) must be
     // found in it: the loudness contour of its first 5 s matches somewhere.

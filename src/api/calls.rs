@@ -355,6 +355,9 @@ mod tests {
                         String::new()
                     },
                     voicemail: (i == 2).then(|| "recordings/voicemail/c2.wav".to_string()),
+                    queue: None,
+                    queue_wait_s: None,
+                    agent: None,
                 })
                 .await
                 .unwrap();

@@ -324,6 +324,8 @@ impl CallManager {
                     let _ = session.input.send(SessionInput::Hangup);
                 }
                 let far_cause = format!("the caller's call ended: {cause}");
+                let (queue, queue_wait_s, agent) =
+                    call.queued.as_ref().map(|q| q.cdr()).unwrap_or_default();
                 let end = CallEnd {
                     call_id: text(&call_id),
                     at: Utc::now(),
@@ -334,6 +336,9 @@ impl CallManager {
                     jitter_ms: None,
                     mos: None,
                     recording: None,
+                    queue,
+                    queue_wait_s,
+                    agent,
                     ..Default::default()
                 };
                 self.end_far_leg_of(&call_id, &far_cause);

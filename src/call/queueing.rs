@@ -57,6 +57,23 @@ pub(super) struct Queued {
     pub holding: bool,
     /// The agent who took the call.
     pub agent: Option<AgentKey>,
+    pub enqueued: Instant,
+    /// When the agent answered (the wait ends).
+    pub answered: Option<Instant>,
+}
+
+impl Queued {
+    /// The CDR's queue columns: queue, whole seconds waited (to the answer, or to now),
+    /// agent.
+    pub fn cdr(&self) -> (Option<String>, Option<i64>, Option<String>) {
+        let until = self.answered.unwrap_or_else(Instant::now);
+        let wait = until.saturating_duration_since(self.enqueued).as_secs();
+        (
+            Some(self.queue.clone()),
+            Some(i64::try_from(wait).unwrap_or(i64::MAX)),
+            self.agent.as_ref().map(|a| a.login.clone()),
+        )
+    }
 }
 
 impl AcdRuntime {
@@ -194,6 +211,8 @@ impl CallManager {
                     queue,
                     holding: true,
                     agent: None,
+                    enqueued: now,
+                    answered: None,
                 });
                 self.play_hold(&call_id, None);
                 self.drive_acd();
@@ -301,6 +320,7 @@ impl CallManager {
                     if let Some(q) = self.calls.get_mut(&id).and_then(|c| c.queued.as_mut()) {
                         q.holding = true;
                         q.agent = None;
+                        q.answered = None;
                     }
                     self.play_hold(&id, None);
                 }
@@ -514,6 +534,7 @@ impl CallManager {
                     info!(call_id = %text(&parent), queue = %q.queue, agent = %agent.login, "agent took the call");
                     q.holding = false;
                     q.agent = Some(agent.clone());
+                    q.answered = Some(Instant::now());
                 }
                 let (caller_end, agent_end) = bridge_pair();
                 self.media.send(MediaCommand::Bridge {
@@ -647,6 +668,25 @@ impl CallManager {
             }
             AgentInput::Command { agent, conn, cmd } => {
                 let key = key_of(&agent);
+                // Only the agent wrapping up a call may write its disposition.
+                let wrapping = |call: &str| {
+                    self.acd.as_ref().and_then(|rt| rt.acd.agent_state(&key))
+                        == Some(&AgentState::WrapUp { call: call.into() })
+                };
+                if let AgentCommand::WrapUp {
+                    call_id,
+                    disposition,
+                    notes,
+                } = &cmd
+                    && wrapping(call_id)
+                {
+                    self.cdr(crate::store::CdrEvent::Disposition {
+                        call_id: call_id.clone(),
+                        disposition: disposition.clone(),
+                        notes: notes.clone(),
+                    })
+                    .await;
+                }
                 let result = self.agent_command(&key, cmd, now);
                 if let (Err(message), Some(rt)) = (result, &self.acd)
                     && let Some(hub) = &rt.hub

@@ -49,6 +49,11 @@ pub struct CallEnd {
     pub ivr_path: String,
     /// Path of the voicemail WAV the caller left, if any.
     pub voicemail: Option<String>,
+    /// The ACD queue the caller waited in, how long (whole seconds), and the agent
+    /// (login) who took the call.
+    pub queue: Option<String>,
+    pub queue_wait_s: Option<i64>,
+    pub agent: Option<String>,
 }
 
 /// Empty strings, the Unix epoch, side `system` and nothing measured, so that callers name
@@ -67,6 +72,9 @@ impl Default for CallEnd {
             recording: None,
             ivr_path: String::new(),
             voicemail: None,
+            queue: None,
+            queue_wait_s: None,
+            agent: None,
         }
     }
 }
@@ -83,6 +91,12 @@ pub enum CdrEvent {
         codec: String,
     },
     Ended(CallEnd),
+    /// The agent's wrap-up of a call that has ended.
+    Disposition {
+        call_id: String,
+        disposition: String,
+        notes: String,
+    },
 }
 
 impl CdrEvent {
@@ -91,6 +105,7 @@ impl CdrEvent {
             CdrEvent::Started(s) => &s.call_id,
             CdrEvent::Answered { call_id, .. } => call_id,
             CdrEvent::Ended(e) => &e.call_id,
+            CdrEvent::Disposition { call_id, .. } => call_id,
         }
     }
 }
@@ -227,6 +242,13 @@ pub struct CallRecord {
     pub ivr_path: String,
     /// Path of the voicemail WAV, if the caller left one.
     pub voicemail: Option<String>,
+    /// See [`CallEnd::queue`].
+    pub queue: Option<String>,
+    pub queue_wait_s: Option<i64>,
+    pub agent: Option<String>,
+    /// The agent's wrap-up: disposition code (e.g. `resolved`) and notes.
+    pub disposition: Option<String>,
+    pub notes: Option<String>,
 }
 
 /// RFC 3339, UTC, millisecond precision: the one time format of CDR output.

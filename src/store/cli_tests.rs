@@ -71,6 +71,11 @@ fn record() -> CallRecord {
         flow: Some("ecommerce-zh".into()),
         ivr_path: "hours>greeting>menu[1]>order[6222021234567890#]>lookup(ok)>status>bye".into(),
         voicemail: Some("recordings/voicemail/a.wav".into()),
+        queue: None,
+        queue_wait_s: None,
+        agent: None,
+        disposition: None,
+        notes: None,
     }
 }
 
@@ -163,6 +168,11 @@ fn json_lines_use_the_documented_field_names() {
         "flow",
         "ivr_path",
         "voicemail",
+        "queue",
+        "queue_wait_s",
+        "agent",
+        "disposition",
+        "notes",
     ];
     let mut got = keys.clone();
     got.sort_unstable();
@@ -314,6 +324,9 @@ async fn seed(location: &str) {
                 recording: None,
                 ivr_path: format!("greeting>menu[1]>{id}"),
                 voicemail: None,
+                queue: None,
+                queue_wait_s: None,
+                agent: None,
             })
             .await
             .unwrap();

@@ -275,6 +275,11 @@ impl Store {
                     answer_call(&mut tx, call_id, *at, codec).await
                 }
                 CdrEvent::Ended(e) => end_call(&mut tx, e).await,
+                CdrEvent::Disposition {
+                    call_id,
+                    disposition,
+                    notes,
+                } => set_disposition(&mut tx, call_id, disposition, notes).await,
             };
             match r {
                 Ok(()) => {}
@@ -440,7 +445,7 @@ async fn prepare_sqlite_file(path: &Path) -> Result<SqliteConnectOptions, StoreE
 const SELECT_CALLS: &str = "SELECT call_id, tenant, node_id, from_number, to_number, \
      started_at_ms, answered_at_ms, ended_at_ms, duration_s, billable_s, hangup_cause, \
      hangup_side, digits, codec, loss_pct, jitter_ms, mos, recording, state, flow, ivr_path, \
-     voicemail FROM calls";
+     voicemail, queue, queue_wait_s, agent, disposition, notes FROM calls";
 
 async fn insert_call(conn: &mut AnyConnection, c: &CallStart) -> Result<(), StoreError> {
     let done = sqlx::query(
@@ -493,7 +498,8 @@ async fn end_call(conn: &mut AnyConnection, e: &CallEnd) -> Result<(), StoreErro
          billable_s = CASE WHEN answered_at_ms IS NULL OR $2 <= answered_at_ms \
              THEN 0 ELSE ($2 - answered_at_ms + 999) / 1000 END, \
          hangup_cause = $3, hangup_side = $4, digits = $5, loss_pct = $6, jitter_ms = $7, \
-         mos = $8, recording = $9, ivr_path = $10, voicemail = $11, state = 'ended' \
+         mos = $8, recording = $9, ivr_path = $10, voicemail = $11, queue = $12, \
+         queue_wait_s = $13, agent = $14, state = 'ended' \
          WHERE call_id = $1 AND state IN ('ringing', 'up')",
     )
     .bind(e.call_id.clone())
@@ -507,10 +513,33 @@ async fn end_call(conn: &mut AnyConnection, e: &CallEnd) -> Result<(), StoreErro
     .bind(e.recording.clone())
     .bind(capped_path(&e.ivr_path))
     .bind(e.voicemail.clone())
+    .bind(e.queue.clone())
+    .bind(e.queue_wait_s)
+    .bind(e.agent.clone())
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 0 {
         return Err(why_not(conn, &e.call_id, "ended").await);
+    }
+    Ok(())
+}
+
+async fn set_disposition(
+    conn: &mut AnyConnection,
+    call_id: &str,
+    disposition: &str,
+    notes: &str,
+) -> Result<(), StoreError> {
+    // Notes are free text from a form: keep them to a sane size.
+    let notes: String = notes.chars().take(4000).collect();
+    let done = sqlx::query("UPDATE calls SET disposition = $2, notes = $3 WHERE call_id = $1")
+        .bind(call_id.to_string())
+        .bind(disposition.to_string())
+        .bind(notes)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::UnknownCall(call_id.to_string()));
     }
     Ok(())
 }
@@ -599,6 +628,11 @@ fn record_from_row(row: &AnyRow) -> Result<CallRecord, StoreError> {
         flow: row.try_get("flow")?,
         ivr_path: row.try_get("ivr_path")?,
         voicemail: row.try_get("voicemail")?,
+        queue: row.try_get("queue")?,
+        queue_wait_s: row.try_get("queue_wait_s")?,
+        agent: row.try_get("agent")?,
+        disposition: row.try_get("disposition")?,
+        notes: row.try_get("notes")?,
         call_id,
     })
 }

@@ -68,6 +68,9 @@ fn end(id: &str, at: i64, side: HangupSide) -> CallEnd {
         recording: Some("recordings/2025/06/01/c1.wav".to_string()),
         ivr_path: String::new(),
         voicemail: None,
+        queue: None,
+        queue_wait_s: None,
+        agent: None,
     }
 }
 
@@ -138,6 +141,11 @@ mod checks {
                 flow: None,
                 ivr_path: String::new(),
                 voicemail: None,
+                queue: None,
+                queue_wait_s: None,
+                agent: None,
+                disposition: None,
+                notes: None,
             }
         );
         assert_eq!(
@@ -435,6 +443,9 @@ mod ivr_checks {
             .call_ended(&CallEnd {
                 ivr_path: vm_path.into(),
                 voicemail: Some(VOICEMAIL.into()),
+                queue: None,
+                queue_wait_s: None,
+                agent: None,
                 ..end("vm", 20_000, HangupSide::Caller)
             })
             .await
@@ -517,6 +528,53 @@ mod ivr_checks {
     }
 }
 
+/// The ACD columns: queue, wait and agent at the end, the wrap-up after it.
+mod acd_checks {
+    use super::*;
+
+    pub async fn queue_agent_and_disposition_round_trip(store: &Store) {
+        store
+            .call_started(&start("q1", "n1", "acme", "13800138000", "400", 0))
+            .await
+            .unwrap();
+        store.call_answered("q1", t(100), "PCMU").await.unwrap();
+        store
+            .call_ended(&CallEnd {
+                queue: Some("support".into()),
+                queue_wait_s: Some(42),
+                agent: Some("alice".into()),
+                ..end("q1", 200_000, HangupSide::Caller)
+            })
+            .await
+            .unwrap();
+        let c = one(store, "q1").await;
+        assert_eq!(c.queue.as_deref(), Some("support"));
+        assert_eq!(c.queue_wait_s, Some(42));
+        assert_eq!(c.agent.as_deref(), Some("alice"));
+        assert_eq!(c.disposition, None);
+        let bad = store
+            .apply(&[
+                CdrEvent::Disposition {
+                    call_id: "q1".into(),
+                    disposition: "resolved".into(),
+                    notes: "order 12345678 found; 说明".into(),
+                },
+                CdrEvent::Disposition {
+                    call_id: "nope".into(),
+                    disposition: "resolved".into(),
+                    notes: String::new(),
+                },
+            ])
+            .await
+            .unwrap();
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        assert!(matches!(bad[0].1, StoreError::UnknownCall(_)));
+        let c = one(store, "q1").await;
+        assert_eq!(c.disposition.as_deref(), Some("resolved"));
+        assert_eq!(c.notes.as_deref(), Some("order 12345678 found; 说明"));
+    }
+}
+
 /// One SQLite test per check, each on a fresh file, and `checks_on_postgres` running them
 /// all on one PostgreSQL database, wiped between checks.
 macro_rules! on_both {
@@ -555,10 +613,17 @@ on_both!(
     ivr_checks::flow_path_and_voicemail_round_trip,
     ivr_checks::list_filters_by_flow,
     ivr_checks::overlong_paths_are_cut_at_a_char_boundary,
+    acd_checks::queue_agent_and_disposition_round_trip,
 );
 
 async fn wipe(store: &Store) {
-    for table in ["calls", "nodes", "_sqlx_migrations"] {
+    for table in [
+        "calls",
+        "nodes",
+        "agents",
+        "agent_states",
+        "_sqlx_migrations",
+    ] {
         sqlx::query(AssertSqlSafe(format!("DROP TABLE IF EXISTS {table}")))
             .execute(&store.pool)
             .await
@@ -772,6 +837,9 @@ async fn old_database_is_upgraded_in_place(url: &str) {
         .call_ended(&CallEnd {
             ivr_path: "greeting>menu[0]>agent".into(),
             voicemail: Some("recordings/voicemail/x.wav".into()),
+            queue: None,
+            queue_wait_s: None,
+            agent: None,
             ..end("old-ringing", 5_000, HangupSide::Caller)
         })
         .await

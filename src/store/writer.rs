@@ -139,6 +139,9 @@ mod tests {
             recording: None,
             ivr_path: "greeting>menu[2]>returns".into(),
             voicemail: None,
+            queue: None,
+            queue_wait_s: None,
+            agent: None,
         }))
         .await
         .unwrap();

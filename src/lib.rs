@@ -12,3 +12,4 @@ pub mod sdp;
 pub mod sip;
 pub mod store;
 pub mod tts;
+pub mod webrtc;

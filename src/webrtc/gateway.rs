@@ -1,0 +1,313 @@
+//! The WebRTC gateway: one thread, one UDP socket, many str0m peers (one per agent leg).
+//! The browser offers, we answer as ICE-lite with our host candidate; audio is G.711
+//! (PCMA or PCMU, as the browser offers them) so a G.711 trunk call needs no transcoding.
+//! Each peer's other side is a media bridge end: every 20 ms the gateway writes the frame
+//! the bridge brings and hands on the frames the browser sent.
+
+use super::peer::{Peer, PeerId};
+use crate::media::bridge::BridgeEnd;
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Token, Waker};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use str0m::Input;
+use str0m::net::{Protocol, Receive};
+use tokio::sync::{mpsc as tmpsc, oneshot};
+use tracing::{debug, info, warn};
+
+const SOCKET: Token = Token(0);
+const WAKER: Token = Token(1);
+const TICK: Duration = Duration::from_millis(20);
+/// A peer that has not connected (ICE + DTLS) within this long is given up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebrtcError {
+    #[error(
+        "the browser's offer is not valid SDP ({0}); send the offer from RTCPeerConnection.createOffer()"
+    )]
+    BadOffer(String),
+    #[error("the offer was refused: {0}")]
+    Refused(String),
+    #[error("the WebRTC gateway has stopped")]
+    Stopped,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayEvent {
+    /// ICE and DTLS done: audio flows. `setup` is the time from the offer.
+    Connected { peer: PeerId, setup: Duration },
+    /// The peer is gone: closed by us, ICE failed or consent lost, or never connected.
+    Closed { peer: PeerId, reason: String },
+}
+
+enum Command {
+    Accept {
+        offer: String,
+        bridge: BridgeEnd,
+        reply: oneshot::Sender<Result<(PeerId, String), WebrtcError>>,
+    },
+    Close {
+        peer: PeerId,
+    },
+}
+
+/// Cheap to clone; every clone talks to the same gateway thread.
+#[derive(Clone)]
+pub struct GatewayHandle {
+    tx: mpsc::Sender<Command>,
+    waker: Arc<Waker>,
+    pub local: SocketAddr,
+}
+
+impl GatewayHandle {
+    /// Answers a browser's offer; the peer's audio goes through `bridge`.
+    pub async fn accept_offer(
+        &self,
+        offer: String,
+        bridge: BridgeEnd,
+    ) -> Result<(PeerId, String), WebrtcError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Accept {
+            offer,
+            bridge,
+            reply,
+        })?;
+        rx.await.map_err(|_| WebrtcError::Stopped)?
+    }
+
+    pub fn close(&self, peer: PeerId) {
+        let _ = self.send(Command::Close { peer });
+    }
+
+    fn send(&self, c: Command) -> Result<(), WebrtcError> {
+        self.tx.send(c).map_err(|_| WebrtcError::Stopped)?;
+        let _ = self.waker.wake();
+        Ok(())
+    }
+}
+
+/// Binds `bind` and starts the gateway thread. `advertise` is the IP browsers reach us on
+/// (the bound one unless it is a wildcard).
+pub fn start(
+    bind: SocketAddr,
+    advertise: Option<IpAddr>,
+) -> std::io::Result<(GatewayHandle, tmpsc::UnboundedReceiver<GatewayEvent>)> {
+    str0m::crypto::from_feature_flags().install_process_default();
+    let socket = UdpSocket::bind(bind)?;
+    let bound = socket.local_addr()?;
+    let ip = advertise.unwrap_or(if bound.ip().is_unspecified() {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        bound.ip()
+    });
+    let local = SocketAddr::new(ip, bound.port());
+    let poll = Poll::new()?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    let (tx, rx) = mpsc::channel();
+    let (ev_tx, ev_rx) = tmpsc::unbounded_channel();
+    let mut gw = Gateway {
+        poll,
+        socket,
+        local,
+        rx,
+        events: ev_tx,
+        peers: HashMap::new(),
+        next_id: 0,
+        buf: vec![0; 2048],
+    };
+    gw.poll
+        .registry()
+        .register(&mut gw.socket, SOCKET, Interest::READABLE)?;
+    std::thread::Builder::new()
+        .name("webrtc".into())
+        .spawn(move || gw.run())?;
+    info!(%local, "WebRTC gateway listening");
+    Ok((GatewayHandle { tx, waker, local }, ev_rx))
+}
+
+struct Gateway {
+    poll: Poll,
+    socket: UdpSocket,
+    local: SocketAddr,
+    rx: mpsc::Receiver<Command>,
+    events: tmpsc::UnboundedSender<GatewayEvent>,
+    peers: HashMap<PeerId, Peer>,
+    next_id: u64,
+    buf: Vec<u8>,
+}
+
+impl Gateway {
+    fn run(&mut self) {
+        let mut events = Events::with_capacity(256);
+        let mut next_tick = Instant::now() + TICK;
+        loop {
+            let now = Instant::now();
+            let deadline = self
+                .peers
+                .values()
+                .filter_map(|p| p.timeout())
+                .chain([next_tick])
+                .min()
+                .unwrap_or(next_tick);
+            let wait = deadline
+                .saturating_duration_since(now)
+                .max(Duration::from_millis(1));
+            if let Err(e) = self.poll.poll(&mut events, Some(wait))
+                && e.kind() != std::io::ErrorKind::Interrupted
+            {
+                warn!(error = %e, "WebRTC poll failed");
+            }
+            for ev in events.iter() {
+                if ev.token() == SOCKET {
+                    self.read_all();
+                }
+            }
+            loop {
+                match self.rx.try_recv() {
+                    Ok(c) => self.command(c),
+                    Err(mpsc::TryRecvError::Empty) => break,
+                    Err(mpsc::TryRecvError::Disconnected) => return,
+                }
+            }
+            let now = Instant::now();
+            let due: Vec<PeerId> = self
+                .peers
+                .iter()
+                .filter(|(_, p)| p.timeout().is_some_and(|t| t <= now))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in due {
+                self.input(id, Input::Timeout(now));
+            }
+            if now >= next_tick {
+                let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+                for id in ids {
+                    let result = match self.peers.get_mut(&id) {
+                        Some(p) => p.tick(now, &self.socket),
+                        None => continue,
+                    };
+                    self.after(id, result);
+                }
+                next_tick += TICK;
+                if now > next_tick + TICK * 5 {
+                    next_tick = now + TICK;
+                }
+            }
+        }
+    }
+
+    fn read_all(&mut self) {
+        loop {
+            let (n, source) = match self.socket.recv_from(&mut self.buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    debug!(error = %e, "WebRTC receive failed");
+                    return;
+                }
+            };
+            let now = Instant::now();
+            let Ok(contents) = self.buf[..n].try_into() else {
+                continue;
+            };
+            let input = Input::Receive(
+                now,
+                Receive {
+                    proto: Protocol::Udp,
+                    source,
+                    destination: self.local,
+                    contents,
+                },
+            );
+            let owner = self
+                .peers
+                .iter()
+                .find(|(_, p)| p.rtc.accepts(&input))
+                .map(|(id, _)| *id);
+            match owner {
+                Some(id) => {
+                    let result = match self.peers.get_mut(&id) {
+                        Some(p) => p.handle(input, &self.socket),
+                        None => continue,
+                    };
+                    self.after(id, result);
+                }
+                None => debug!(%source, "datagram for no WebRTC peer"),
+            }
+        }
+    }
+
+    fn input(&mut self, id: PeerId, input: Input<'_>) {
+        let result = match self.peers.get_mut(&id) {
+            Some(p) => p.handle(input, &self.socket),
+            None => return,
+        };
+        self.after(id, result);
+    }
+
+    /// Reports what a peer did; removes it when it ended.
+    fn after(&mut self, id: PeerId, result: Result<(), String>) {
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if let Some(setup) = p.take_connected() {
+            info!(peer = id.0, setup_ms = setup.as_millis() as u64, codec = ?p.codec(), "WebRTC peer connected");
+            let _ = self
+                .events
+                .send(GatewayEvent::Connected { peer: id, setup });
+        }
+        let reason = match result {
+            Err(e) => Some(e),
+            Ok(()) if p.ended() => Some("ICE disconnected (the browser went away)".to_string()),
+            Ok(()) if !p.is_connected() && p.age(Instant::now()) > CONNECT_TIMEOUT => {
+                Some(format!(
+                    "no ICE/DTLS connection within {} s (is UDP to {} blocked?)",
+                    CONNECT_TIMEOUT.as_secs(),
+                    self.local
+                ))
+            }
+            Ok(()) => None,
+        };
+        if let Some(reason) = reason {
+            self.peers.remove(&id);
+            info!(peer = id.0, %reason, "WebRTC peer closed");
+            let _ = self.events.send(GatewayEvent::Closed { peer: id, reason });
+        }
+    }
+
+    fn command(&mut self, c: Command) {
+        match c {
+            Command::Accept {
+                offer,
+                bridge,
+                reply,
+            } => {
+                self.next_id += 1;
+                let id = PeerId(self.next_id);
+                let now = Instant::now();
+                let result = Peer::accept(&offer, self.local, bridge, now).map(|(peer, answer)| {
+                    self.peers.insert(id, peer);
+                    (id, answer)
+                });
+                let ok = result.is_ok();
+                let _ = reply.send(result);
+                if ok {
+                    // Drain what the answer queued (nothing is sent before ICE starts).
+                    self.input(id, Input::Timeout(now));
+                }
+            }
+            Command::Close { peer } => {
+                if self.peers.remove(&peer).is_some() {
+                    let _ = self.events.send(GatewayEvent::Closed {
+                        peer,
+                        reason: "closed by Hotline".into(),
+                    });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! WebRTC (DESIGN.md `webrtc/`): the agents' browser softphones reach calls through one
+//! gateway thread running many str0m peers (sans-IO) on one UDP socket.
+
+pub mod gateway;
+pub mod peer;
+
+pub use gateway::{GatewayEvent, GatewayHandle, WebrtcError, start};
+pub use peer::PeerId;

@@ -1,0 +1,209 @@
+//! One browser leg: a str0m `Rtc` (ICE-lite, DTLS-SRTP), its audio stream and the bridge
+//! end to the call. G.711 only: the answer keeps PCMA/PCMU from the browser's offer.
+
+use super::gateway::WebrtcError;
+use crate::media::bridge::{BridgeEnd, FRAME, Frame};
+use crate::media::g711;
+use crate::sdp::Codec as G711;
+use mio::net::UdpSocket;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use str0m::change::SdpOffer;
+use str0m::format::Codec;
+use str0m::media::{MediaKind, MediaTime, Mid};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+use tracing::debug;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId(pub u64);
+
+pub(super) struct Peer {
+    pub rtc: Rtc,
+    bridge: BridgeEnd,
+    created: Instant,
+    mid: Option<Mid>,
+    /// Payload type and codec we send with, from the negotiated parameters.
+    send: Option<(str0m::media::Pt, G711)>,
+    connected: bool,
+    connected_reported: bool,
+    ended: bool,
+    next_timeout: Option<Instant>,
+    /// RTP time of the next frame we send, at 8 kHz.
+    rtp_time: u64,
+    /// Decoded samples from the browser not yet handed on as whole frames.
+    heard: VecDeque<i16>,
+}
+
+impl Peer {
+    pub fn accept(
+        offer: &str,
+        local: SocketAddr,
+        bridge: BridgeEnd,
+        now: Instant,
+    ) -> Result<(Peer, String), WebrtcError> {
+        let offer =
+            SdpOffer::from_sdp_string(offer).map_err(|e| WebrtcError::BadOffer(e.to_string()))?;
+        let mut rtc = RtcConfig::new()
+            .set_ice_lite(true)
+            .clear_codecs()
+            .enable_pcma(true, false)
+            .enable_pcmu(true, false)
+            .build(now);
+        let candidate =
+            Candidate::host(local, "udp").map_err(|e| WebrtcError::Refused(e.to_string()))?;
+        rtc.add_local_candidate(candidate);
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| WebrtcError::Refused(e.to_string()))?;
+        let sdp = answer.to_sdp_string();
+        let has_audio = sdp.contains("m=audio") && (sdp.contains("PCMA") || sdp.contains("PCMU"));
+        if !has_audio {
+            return Err(WebrtcError::Refused(
+                "the offer has no audio in PCMA or PCMU; offer G.711 (Chrome and Firefox do by default)"
+                    .into(),
+            ));
+        }
+        let peer = Peer {
+            rtc,
+            bridge,
+            created: now,
+            mid: None,
+            send: None,
+            connected: false,
+            connected_reported: false,
+            ended: false,
+            next_timeout: Some(now),
+            rtp_time: 0,
+            heard: VecDeque::new(),
+        };
+        Ok((peer, sdp))
+    }
+
+    pub fn timeout(&self) -> Option<Instant> {
+        self.next_timeout
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
+    pub fn age(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.created)
+    }
+
+    pub fn codec(&self) -> Option<G711> {
+        self.send.map(|(_, c)| c)
+    }
+
+    /// `Some(setup time)` once, when the peer has just connected.
+    pub fn take_connected(&mut self) -> Option<Duration> {
+        if self.connected && !self.connected_reported && self.send.is_some() {
+            self.connected_reported = true;
+            return Some(self.created.elapsed());
+        }
+        None
+    }
+
+    /// One input (a datagram or a timeout), then everything it caused.
+    pub fn handle(&mut self, input: Input<'_>, socket: &UdpSocket) -> Result<(), String> {
+        self.rtc.handle_input(input).map_err(|e| e.to_string())?;
+        self.drain(socket)
+    }
+
+    /// Sends this 20 ms of the call to the browser.
+    pub fn tick(&mut self, now: Instant, socket: &UdpSocket) -> Result<(), String> {
+        let (Some(mid), Some((pt, codec)), true) = (self.mid, self.send, self.connected) else {
+            // Keep the bridge drained so the call side never backs up.
+            let _ = self.bridge.recv();
+            return Ok(());
+        };
+        let frame: Frame = self.bridge.recv().unwrap_or([0; FRAME]);
+        let mut payload = [0u8; FRAME];
+        g711::encode(codec, &frame, &mut payload);
+        let time = MediaTime::new(self.rtp_time, str0m::media::Frequency::EIGHT_KHZ);
+        self.rtp_time += FRAME as u64;
+        if let Some(w) = self.rtc.writer(mid) {
+            w.write(pt, now, time, payload.to_vec())
+                .map_err(|e| e.to_string())?;
+        }
+        self.drain(socket)
+    }
+
+    fn drain(&mut self, socket: &UdpSocket) -> Result<(), String> {
+        loop {
+            match self.rtc.poll_output().map_err(|e| e.to_string())? {
+                Output::Timeout(t) => {
+                    self.next_timeout = Some(t);
+                    return Ok(());
+                }
+                Output::Transmit(t) => {
+                    if let Err(e) = socket.send_to(&t.contents, t.destination) {
+                        debug!(dest = %t.destination, error = %e, "WebRTC send failed");
+                    }
+                }
+                Output::Event(e) => self.event(e),
+            }
+        }
+    }
+
+    fn event(&mut self, e: Event) {
+        match e {
+            Event::Connected => self.connected = true,
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => self.ended = true,
+            Event::MediaAdded(m) if m.kind == MediaKind::Audio => {
+                self.mid = Some(m.mid);
+                self.choose_codec();
+            }
+            Event::MediaData(d) => {
+                let codec = match d.params.spec().codec {
+                    Codec::PCMU => G711::Pcmu,
+                    Codec::PCMA => G711::Pcma,
+                    _ => return,
+                };
+                let mut pcm = vec![0i16; d.data.len()];
+                let n = g711::decode(codec, &d.data, &mut pcm);
+                self.heard.extend(&pcm[..n]);
+                // Keep at most 100 ms queued: the bridge drops anything older anyway.
+                while self.heard.len() > FRAME * 5 {
+                    self.heard.pop_front();
+                }
+                while self.heard.len() >= FRAME {
+                    let mut f = [0i16; FRAME];
+                    for (slot, s) in f.iter_mut().zip(self.heard.drain(..FRAME)) {
+                        *slot = s;
+                    }
+                    self.bridge.send(&f);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// PCMA first, then PCMU, among what was negotiated.
+    fn choose_codec(&mut self) {
+        let Some(mid) = self.mid else {
+            return;
+        };
+        let Some(w) = self.rtc.writer(mid) else {
+            return;
+        };
+        let params: Vec<(str0m::media::Pt, Codec)> = w
+            .payload_params()
+            .map(|p| (p.pt(), p.spec().codec))
+            .collect();
+        self.send = [(Codec::PCMA, G711::Pcma), (Codec::PCMU, G711::Pcmu)]
+            .into_iter()
+            .find_map(|(want, ours)| {
+                params
+                    .iter()
+                    .find(|(_, c)| *c == want)
+                    .map(|(pt, _)| (*pt, ours))
+            });
+    }
+}

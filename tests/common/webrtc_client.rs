@@ -1,0 +1,178 @@
+//! A browser-like WebRTC client written with str0m (full ICE, not lite): it offers audio in
+//! G.711, connects to Hotline's gateway over loopback UDP, sends a tone and records what it
+//! receives. Used by the gateway tests and the load benchmark.
+
+use hotline::media::g711;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Pt};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
+
+fn g711_of(c: Codec) -> hotline::sdp::Codec {
+    if c == Codec::PCMA {
+        hotline::sdp::Codec::Pcma
+    } else {
+        hotline::sdp::Codec::Pcmu
+    }
+}
+
+pub struct Client {
+    rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    mid: Mid,
+    pending: Option<SdpPendingOffer>,
+    pub connected: Option<Instant>,
+    pub started: Instant,
+    pt: Option<Pt>,
+    codec: Option<Codec>,
+    rtp_time: u64,
+    /// Decoded samples received from the gateway, in order.
+    pub received: Vec<i16>,
+    pub packets_in: u64,
+}
+
+impl Client {
+    /// Binds a loopback socket and makes the offer (audio, sendrecv, `codecs`).
+    pub fn offer(codecs: &[Codec]) -> (Client, String) {
+        str0m::crypto::from_feature_flags().install_process_default();
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind client socket");
+        let local = socket.local_addr().unwrap();
+        let now = Instant::now();
+        let mut cfg = RtcConfig::new().clear_codecs();
+        for c in codecs {
+            cfg = match c {
+                Codec::PCMU => cfg.enable_pcmu(true, false),
+                Codec::PCMA => cfg.enable_pcma(true, false),
+                Codec::Opus => cfg.enable_opus(true, false),
+                _ => cfg,
+            };
+        }
+        let mut rtc = cfg.build(now);
+        rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
+        let mut api = rtc.sdp_api();
+        let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+        let (offer, pending) = api.apply().expect("an offer");
+        let sdp = offer.to_sdp_string();
+        (
+            Client {
+                rtc,
+                socket,
+                local,
+                mid,
+                pending: Some(pending),
+                connected: None,
+                started: now,
+                pt: None,
+                codec: None,
+                rtp_time: 0,
+                received: Vec::new(),
+                packets_in: 0,
+            },
+            sdp,
+        )
+    }
+
+    pub fn accept_answer(&mut self, answer: &str) {
+        let answer = SdpAnswer::from_sdp_string(answer).expect("the gateway's answer parses");
+        let pending = self.pending.take().expect("an offer is pending");
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .expect("the answer is accepted");
+        self.socket
+            .set_read_timeout(Some(Duration::from_millis(1)))
+            .unwrap();
+    }
+
+    /// Runs for `dur`: sends `tone` (Hz, 0 for silence) every 20 ms once connected.
+    pub fn run(&mut self, dur: Duration, tone: f64) {
+        let end = Instant::now() + dur;
+        let mut next_frame = Instant::now();
+        let mut buf = vec![0u8; 2000];
+        while Instant::now() < end {
+            let timeout = self.drain();
+            let now = Instant::now();
+            if self.connected.is_some() && now >= next_frame {
+                self.send_frame(now, tone);
+                next_frame += Duration::from_millis(20);
+                continue;
+            }
+            let wait = timeout.min(next_frame).saturating_duration_since(now);
+            self.socket
+                .set_read_timeout(Some(wait.max(Duration::from_millis(1))))
+                .unwrap();
+            let input = match self.socket.recv_from(&mut buf) {
+                Ok((n, source)) => Input::Receive(
+                    Instant::now(),
+                    Receive {
+                        proto: Protocol::Udp,
+                        source,
+                        destination: self.local,
+                        contents: buf[..n].try_into().unwrap(),
+                    },
+                ),
+                Err(_) => Input::Timeout(Instant::now()),
+            };
+            self.rtc.handle_input(input).expect("client input");
+        }
+    }
+
+    fn send_frame(&mut self, now: Instant, tone: f64) {
+        let (Some(pt), Some(codec)) = (self.pt, self.codec) else {
+            return;
+        };
+        let pcm: Vec<i16> = (0..160)
+            .map(|i| {
+                let n = self.rtp_time + i;
+                if tone > 0.0 {
+                    (8000.0 * (2.0 * std::f64::consts::PI * tone * n as f64 / 8000.0).sin()) as i16
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let mut data = vec![0u8; 160];
+        g711::encode(g711_of(codec), &pcm, &mut data);
+        let time = MediaTime::new(self.rtp_time, Frequency::EIGHT_KHZ);
+        self.rtp_time += 160;
+        if let Some(w) = self.rtc.writer(self.mid) {
+            w.write(pt, now, time, data).expect("client write");
+        }
+    }
+
+    fn drain(&mut self) -> Instant {
+        loop {
+            match self.rtc.poll_output().expect("client poll") {
+                Output::Timeout(t) => return t,
+                Output::Transmit(t) => {
+                    let _ = self.socket.send_to(&t.contents, t.destination);
+                }
+                Output::Event(Event::Connected) => {
+                    self.connected = Some(Instant::now());
+                    if let Some(w) = self.rtc.writer(self.mid) {
+                        let p = w
+                            .payload_params()
+                            .find(|p| matches!(p.spec().codec, Codec::PCMA | Codec::PCMU));
+                        self.pt = p.map(|p| p.pt());
+                        self.codec = p.map(|p| p.spec().codec);
+                    }
+                }
+                Output::Event(Event::MediaData(d)) => {
+                    self.packets_in += 1;
+                    let mut pcm = vec![0i16; d.data.len()];
+                    let n = g711::decode(g711_of(d.params.spec().codec), &d.data, &mut pcm);
+                    self.received.extend(&pcm[..n]);
+                }
+                Output::Event(_) => {}
+            }
+        }
+    }
+
+    pub fn codec(&self) -> Option<Codec> {
+        self.codec
+    }
+}

@@ -9,7 +9,8 @@ set -euo pipefail
 
 mode="${1:-run}"
 run_pkgs=(cmake pkg-config espeak-ng sox)
-test_pkgs=(sip-tester baresip iproute2 util-linux)
+# chromium + a CJK font: the softphone page tests (Playwright drives Debian's Chromium).
+test_pkgs=(sip-tester baresip iproute2 util-linux chromium fonts-wqy-zenhei)
 bench_pkgs=(kamailio rtpengine-daemon tcpdump curl python3)
 
 case "$mode" in
@@ -32,8 +33,24 @@ for p in "${want[@]}"; do
   installed "$p" || missing+=("$p")
 done
 
+# Playwright for the softphone tests, pinned by tests/softphone/package-lock.json. Node 20+
+# comes with this machine image (Debian's own nodejs is too old for playwright-core).
+softphone_js() {
+  [ "$mode" = run ] && return 0
+  local dir
+  dir="$(dirname "$0")/../tests/softphone"
+  [ -d "$dir/node_modules/playwright-core" ] && return 0
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "install-deps: npm (Node.js 20+) is missing; install Node.js 20 to run the softphone tests" >&2
+    return 1
+  fi
+  echo "install-deps ($mode): npm ci in tests/softphone"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "install-deps ($mode): all present: ${want[*]}"
+  softphone_js
   exit 0
 fi
 
@@ -61,3 +78,4 @@ if [ "${#still[@]}" -ne 0 ]; then
   exit 1
 fi
 echo "install-deps ($mode): installed ${missing[*]}"
+softphone_js

@@ -203,15 +203,37 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             None
         }
     };
+    // Browser agents' audio: browsers reach the gateway at the default SIP profile's public
+    // address when it has one, else at the bound address.
+    let advertise = cfg
+        .default_profile()
+        .external_addr
+        .or(cfg.default_profile().media_addr);
+    let (gateway, gateway_events) = hotline::webrtc::start(cfg.webrtc_listen, advertise)
+        .with_context(|| {
+            format!(
+                "cannot start WebRTC on udp {} (set webrtc_listen in hotline.toml)",
+                cfg.webrtc_listen
+            )
+        })?;
+    if advertise.is_none() && cfg.webrtc_listen.ip().is_unspecified() {
+        warn!(
+            "WebRTC answers with 127.0.0.1: browsers on other machines cannot reach it; set external_addr in the default SIP profile"
+        );
+    }
     let (mut acd_rt, queue_stats) = hotline::call::queueing::AcdRuntime::new(
         hotline::acd::Acd::new(cfg.queues.clone()),
         Some(hub.clone()),
         Some(store.clone()),
         moh,
+        Some(gateway),
     );
     acd_rt.restore().await;
-    let manager = CallManager::new(cfg.clone(), media, ivr, commands.clone(), cdr_tx)
-        .with_acd(acd_rt, agent_rx);
+    let manager = CallManager::new(cfg.clone(), media, ivr, commands.clone(), cdr_tx).with_acd(
+        acd_rt,
+        agent_rx,
+        gateway_events,
+    );
     let manager = tokio::spawn(manager.run(sip_rx, media_rx));
 
     let state = Arc::new(ApiState {
@@ -230,6 +252,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .merge(api::agent_auth::router(agent_auth.clone()))
             .merge(api::agent_ws::router(agent_auth, hub))
             .merge(api::queues::router(queue_stats))
+            .merge(api::agent_page::router())
             .merge(api::calls::router(store))
             .merge(api::flows::router(flows));
         let stop = async move {

@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::agents::{add_agent, http_post};
 use common::audio::{PcapWriter, align, closed_wav, envelope, read_wav, rms, ulaw_encode};
 use common::baresip::{Baresip, speech_wav};
 use common::{
@@ -14,10 +15,8 @@ use common::{
     sipp_in, sipp_media_port, text,
 };
 use serde_json::{Value, json};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tungstenite::client::IntoClientRequest;
 
@@ -61,62 +60,6 @@ fn server(flows: &Path) -> (Hotline, TempDir) {
         ..Opts::default()
     });
     (server, prompts)
-}
-
-fn add_agent(server: &Hotline, login: &str, sip_user: &str) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hotline"))
-        .args(["agents", "add", "--tenant", "default", "--login", login])
-        .args([
-            "--name",
-            "Alice Wang",
-            "--skills",
-            "lang:en=5",
-            "--sip-user",
-            sip_user,
-        ])
-        .arg("--config")
-        .arg(&server.config)
-        .arg("--data-dir")
-        .arg(&server.data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run hotline agents add");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"correct horse battery\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "hotline agents add failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// POST JSON over a plain TCP connection; (status, body).
-fn http_post(addr: SocketAddr, path: &str, body: &Value) -> (u16, Value) {
-    let body = body.to_string();
-    let mut s = TcpStream::connect(addr).expect("connect HTTP");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let status = resp[9..12].parse().unwrap_or(0);
-    let json = resp
-        .split_once("\r\n\r\n")
-        .and_then(|(_, b)| serde_json::from_str(b).ok())
-        .unwrap_or(Value::Null);
-    (status, json)
 }
 
 type Ws = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>;
@@ -227,7 +170,7 @@ fn a_queued_caller_reaches_the_agents_desk_phone_and_both_hear_each_other() {
     let flows = TempDir::new("flows");
     std::fs::write(flows.path().join("queue-test.yaml"), FLOW).unwrap();
     let (mut server, _prompts) = server(flows.path());
-    add_agent(&server, "alice", "1001");
+    add_agent(&server, "alice", Some("1001"));
 
     // The agent's desk phone: talks for 30 s (longer than the call).
     let mic_dir = TempDir::new("agent-mic");

@@ -11,8 +11,22 @@ use hotline::webrtc::{self, GatewayEvent};
 use std::time::Duration;
 use str0m::format::Codec;
 
-/// Power of `freq` in `samples` relative to their total power (Goertzel), 0..1.
+/// Median over 50 ms blocks of the share of `freq` in each block's power: insensitive to
+/// the phase jumps a dropped or skipped 20 ms frame makes in a long tone.
 fn tone_share(samples: &[i16], freq: f64) -> f64 {
+    let mut shares: Vec<f64> = samples
+        .chunks_exact(400)
+        .map(|b| block_share(b, freq))
+        .collect();
+    if shares.is_empty() {
+        return 0.0;
+    }
+    shares.sort_by(f64::total_cmp);
+    shares[shares.len() / 2]
+}
+
+/// Power of `freq` in `samples` relative to their total power (Goertzel), 0..1.
+fn block_share(samples: &[i16], freq: f64) -> f64 {
     let w = 2.0 * std::f64::consts::PI * freq / 8000.0;
     let (mut s1, mut s2) = (0.0f64, 0.0f64);
     for &x in samples {

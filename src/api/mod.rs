@@ -2,6 +2,7 @@
 //! (`calls.rs`); WebSocket events and the agent pages grow here.
 
 pub mod agent_auth;
+pub mod agent_page;
 pub mod agent_sessions;
 pub mod agent_ws;
 pub mod calls;

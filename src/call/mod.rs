@@ -95,6 +95,7 @@ pub struct CallManager {
     /// Queues and agents; `None` on a node without them.
     acd: Option<queueing::AcdRuntime>,
     agent_rx: Option<mpsc::UnboundedReceiver<crate::api::agent_ws::AgentInput>>,
+    gateway_rx: Option<mpsc::UnboundedReceiver<crate::webrtc::GatewayEvent>>,
 }
 
 impl CallManager {
@@ -119,6 +120,7 @@ impl CallManager {
             requests_rx: Some(requests_rx),
             acd: None,
             agent_rx: None,
+            gateway_rx: None,
         }
     }
 
@@ -127,9 +129,11 @@ impl CallManager {
         mut self,
         rt: queueing::AcdRuntime,
         agents: mpsc::UnboundedReceiver<crate::api::agent_ws::AgentInput>,
+        gateway: mpsc::UnboundedReceiver<crate::webrtc::GatewayEvent>,
     ) -> CallManager {
         self.acd = Some(rt);
         self.agent_rx = Some(agents);
+        self.gateway_rx = Some(gateway);
         self
     }
 
@@ -149,6 +153,8 @@ impl CallManager {
         };
         let (_keep, idle_agents) = mpsc::unbounded_channel();
         let mut agents = self.agent_rx.take().unwrap_or(idle_agents);
+        let (_keep_gw, idle_gw) = mpsc::unbounded_channel();
+        let mut gateway = self.gateway_rx.take().unwrap_or(idle_gw);
         loop {
             if !sip_open && self.calls.is_empty() && self.far_legs.is_empty() {
                 break;
@@ -174,6 +180,7 @@ impl CallManager {
                     }
                 },
                 Some(input) = agents.recv() => self.on_agent(input).await,
+                Some(ev) = gateway.recv() => self.on_gateway(ev),
                 _ = sleep_until(self.acd_deadline()), if self.acd_deadline().is_some() => {
                     self.acd_timeout()
                 }

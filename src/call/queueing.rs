@@ -19,6 +19,7 @@ use crate::sip::endpoint::{Dial, HangupSide, mask};
 use crate::sip::transport::EndpointCommand;
 use crate::store::{Store, StoredAgentState};
 use crate::tts::Voice;
+use crate::webrtc::{GatewayEvent, GatewayHandle, PeerId};
 use bytes::Bytes;
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
@@ -36,6 +37,10 @@ const QUEUE_PLAY: u64 = 1 << 62;
 pub struct AcdRuntime {
     pub acd: Acd,
     pub hub: Option<Arc<AgentHub>>,
+    /// Browser agents' audio; `None`: only desk phones can take calls.
+    pub gateway: Option<GatewayHandle>,
+    /// Browser legs: the call and agent each WebRTC peer serves.
+    peers: HashMap<PeerId, (Bytes, AgentKey)>,
     pub store: Option<Arc<Store>>,
     pub moh: Option<Prompt>,
     pub stats: watch::Sender<Vec<QueueStats>>,
@@ -82,12 +87,15 @@ impl AcdRuntime {
         hub: Option<Arc<AgentHub>>,
         store: Option<Arc<Store>>,
         moh: Option<Prompt>,
+        gateway: Option<GatewayHandle>,
     ) -> (AcdRuntime, watch::Receiver<Vec<QueueStats>>) {
         let (stats, rx) = watch::channel(Vec::new());
         (
             AcdRuntime {
                 acd,
                 hub,
+                gateway,
+                peers: HashMap::new(),
                 store,
                 moh,
                 stats,
@@ -317,6 +325,7 @@ impl CallManager {
                     info!(call_id = %call, %reason, "caller back in the queue");
                     let id = Bytes::from(call);
                     self.end_agent_leg(&id, "agent lost their connection");
+                    self.close_peers_of(&id);
                     if let Some(q) = self.calls.get_mut(&id).and_then(|c| c.queued.as_mut()) {
                         q.holding = true;
                         q.agent = None;
@@ -359,11 +368,12 @@ impl CallManager {
             return;
         };
         let device = rt.agents.get(&agent).and_then(|d| d.sip_user.clone());
-        let Some(sip_user) = device else {
-            warn!(agent = %agent.login, "agent has no phone to ring (no sip_user); the call goes to another agent");
+        let browser = device.is_none();
+        if browser && rt.gateway.is_none() {
+            warn!(agent = %agent.login, "agent has no phone (no sip_user) and WebRTC is off; the call goes to another agent");
             let _ = rt.acd.refuse(&call, &agent, true, now);
             return;
-        };
+        }
         rt.next_leg += 1;
         let leg_id = Bytes::from(format!("{call}-agent{}", rt.next_leg));
         let Some(c) = self.calls.get(&call_id) else {
@@ -378,9 +388,15 @@ impl CallManager {
             "ivr_path": c.session.as_ref().and_then(|s| s.shared.lock().ok().map(|s| s.path.clone())),
             "ring_timeout_s": RING_TIMEOUT.as_secs(),
         });
+        let from = c.from.clone();
         if let Some(rt) = &self.acd {
             rt.send(&agent, screen);
+            self.send_history(&agent, &call, &from);
         }
+        // A browser agent's page rings; the answer comes over the WebSocket.
+        let Some(sip_user) = device else {
+            return;
+        };
         let dial = Dial {
             call_id: leg_id.clone(),
             target: String::new(),
@@ -614,10 +630,22 @@ impl CallManager {
         if !queued {
             return;
         }
+        let agent = self
+            .calls
+            .get(call_id)
+            .and_then(|c| c.queued.as_ref())
+            .and_then(|q| q.agent.clone());
         if let Some(rt) = self.acd.as_mut() {
             rt.acd.caller_left(&text(call_id), Instant::now());
+            if let Some(agent) = &agent {
+                rt.send(
+                    agent,
+                    json!({"type": "call", "call_id": text(call_id), "state": "ended"}),
+                );
+            }
         }
         self.end_agent_leg(call_id, "the caller hung up");
+        self.close_peers_of(call_id);
         self.drive_acd();
     }
 
@@ -648,6 +676,7 @@ impl CallManager {
                               "sip_user": device.and_then(|d| d.sip_user.clone())},
                     "state": state.name(),
                     "reason": state.reason(),
+                    "call_id": state.call(),
                 });
                 if let Some(hub) = &rt.hub {
                     hub.send_to(&agent, conn, &hello);
@@ -687,7 +716,12 @@ impl CallManager {
                     })
                     .await;
                 }
-                let result = self.agent_command(&key, cmd, now);
+                let result = match cmd {
+                    AgentCommand::Answer { call_id, sdp } => {
+                        self.browser_answer(&key, conn, call_id, sdp).await
+                    }
+                    cmd => self.agent_command(&key, cmd, now),
+                };
                 if let (Err(message), Some(rt)) = (result, &self.acd)
                     && let Some(hub) = &rt.hub
                 {
@@ -736,8 +770,58 @@ impl CallManager {
             }
             AgentCommand::Reject { call_id } => rt.acd.refuse(&call_id, key, false, now),
             AgentCommand::Hangup { call_id } => {
-                let id = Bytes::from(call_id);
-                self.end_agent_leg(&id, "agent hung up");
+                let id = self.own_call(key, &call_id)?;
+                // The caller's BYE; its end then ends the agent's leg and starts wrap-up.
+                if let Some(call) = self.calls.get(&id)
+                    && let Some(sip) = self.sip.get(call.profile)
+                {
+                    let _ = sip.send(EndpointCommand::HangUp {
+                        call_id: id,
+                        cause: format!("agent {} hung up", key.login),
+                        side: HangupSide::Hotline,
+                    });
+                }
+                return Ok(());
+            }
+            AgentCommand::Hold { call_id } => {
+                let id = self.own_call(key, &call_id)?;
+                self.media.send(MediaCommand::Hold {
+                    call_id: id.clone(),
+                    on: true,
+                });
+                self.play_hold(&id, None);
+                self.tell(
+                    key,
+                    json!({"type": "call", "call_id": call_id, "state": "held"}),
+                );
+                return Ok(());
+            }
+            AgentCommand::Resume { call_id } => {
+                let id = self.own_call(key, &call_id)?;
+                self.media.send(MediaCommand::Hold {
+                    call_id: id,
+                    on: false,
+                });
+                self.tell(
+                    key,
+                    json!({"type": "call", "call_id": call_id, "state": "connected"}),
+                );
+                return Ok(());
+            }
+            AgentCommand::Dtmf { call_id, digits } => {
+                let id = self.own_call(key, &call_id)?;
+                self.media.send(MediaCommand::SendDigits {
+                    call_id: id,
+                    digits,
+                });
+                return Ok(());
+            }
+            AgentCommand::Mute { call_id, on } => {
+                // The browser mutes its own microphone; the page and supervisors see it.
+                self.tell(
+                    key,
+                    json!({"type": "call", "call_id": call_id, "muted": on}),
+                );
                 return Ok(());
             }
             AgentCommand::Answer { .. } => {
@@ -750,6 +834,218 @@ impl CallManager {
             }
         };
         r.map_err(|e| e.to_string())
+    }
+
+    /// The caller's call the agent is talking to (or wrapping up), or why not.
+    fn own_call(&self, key: &AgentKey, call_id: &str) -> Result<Bytes, String> {
+        let state = self.acd.as_ref().and_then(|rt| rt.acd.agent_state(key));
+        match state {
+            Some(AgentState::OnCall { call }) if call == call_id => Ok(Bytes::from(call.clone())),
+            Some(s) => Err(format!(
+                "call {call_id} is not yours to control (you are {s})"
+            )),
+            None => Err("unknown agent".into()),
+        }
+    }
+
+    fn tell(&self, key: &AgentKey, event: Value) {
+        if let Some(rt) = &self.acd {
+            rt.send(key, event);
+        }
+    }
+
+    /// The caller's earlier calls (with their dispositions), for the agent's screen.
+    fn send_history(&self, agent: &AgentKey, call: &str, from: &str) {
+        let Some(rt) = &self.acd else {
+            return;
+        };
+        let (Some(store), Some(hub)) = (rt.store.clone(), rt.hub.clone()) else {
+            return;
+        };
+        let (agent, call, from) = (id_of(agent), call.to_string(), from.to_string());
+        tokio::spawn(async move {
+            let q = crate::store::ListQuery {
+                since: None,
+                until: None,
+                limit: 6,
+                tenant: None,
+                number: Some(from),
+                flow: None,
+            };
+            let Ok(calls) = store.list_calls(&q).await else {
+                return;
+            };
+            let earlier: Vec<Value> = calls
+                .iter()
+                .filter(|c| c.call_id != call)
+                .take(5)
+                .map(|c| {
+                    json!({
+                        "started_at": crate::store::format_time(&c.started_at),
+                        "duration_s": c.duration_s,
+                        "queue": c.queue,
+                        "agent": c.agent,
+                        "disposition": c.disposition,
+                        "notes": c.notes,
+                        "ivr_path": c.ivr_path,
+                    })
+                })
+                .collect();
+            hub.send(
+                &agent,
+                &json!({"type": "history", "call_id": call, "calls": earlier}),
+            );
+        });
+    }
+
+    /// A browser agent answers: their page's WebRTC offer gets the gateway's answer, and
+    /// the caller is bridged to it. Also used to restore audio after the page reconnected
+    /// during a call.
+    async fn browser_answer(
+        &mut self,
+        key: &AgentKey,
+        conn: u64,
+        call_id: String,
+        sdp: Option<String>,
+    ) -> Result<(), String> {
+        let Some(sdp) = sdp else {
+            return Err("send the page's WebRTC offer as \"sdp\" with answer".into());
+        };
+        let Some(rt) = self.acd.as_ref() else {
+            return Err("queues are not running on this node".into());
+        };
+        let state = rt.acd.agent_state(key).cloned();
+        let reconnect = state
+            == Some(AgentState::OnCall {
+                call: call_id.clone(),
+            });
+        if !reconnect
+            && state
+                != Some(AgentState::Ringing {
+                    call: call_id.clone(),
+                })
+        {
+            return Err(format!("no call {call_id} is ringing for you"));
+        }
+        let Some(gw) = rt.gateway.clone() else {
+            return Err("WebRTC is not enabled on this node; use a desk phone".into());
+        };
+        let (caller_end, agent_end) = bridge_pair();
+        let (peer, answer) = match gw.accept_offer(sdp, agent_end).await {
+            Ok(r) => r,
+            Err(e) => {
+                if !reconnect && let Some(rt) = self.acd.as_mut() {
+                    let _ = rt.acd.refuse(&call_id, key, true, Instant::now());
+                }
+                return Err(e.to_string());
+            }
+        };
+        let id = Bytes::from(call_id.clone());
+        let now = Instant::now();
+        let Some(rt) = self.acd.as_mut() else {
+            return Err("queues stopped".into());
+        };
+        if reconnect {
+            let _ = rt.acd.device_back(key, now);
+        } else if let Err(e) = rt.acd.accept(&call_id, key, now) {
+            gw.close(peer);
+            return Err(e.to_string());
+        }
+        let old: Vec<PeerId> = rt
+            .peers
+            .iter()
+            .filter(|(_, (c, _))| *c == id)
+            .map(|(p, _)| *p)
+            .collect();
+        for p in old {
+            rt.peers.remove(&p);
+            gw.close(p);
+        }
+        rt.peers.insert(peer, (id.clone(), key.clone()));
+        if let Some(hub) = &rt.hub {
+            hub.send_to(
+                &id_of(key),
+                conn,
+                &json!({"type": "webrtc_answer", "call_id": call_id, "sdp": answer}),
+            );
+        }
+        self.media.send(MediaCommand::Bridge {
+            call_id: id.clone(),
+            end: caller_end,
+        });
+        if !reconnect {
+            if let Some(q) = self.calls.get_mut(&id).and_then(|c| c.queued.as_mut()) {
+                info!(call_id = %call_id, queue = %q.queue, agent = %key.login, "agent took the call in the browser");
+                q.holding = false;
+                q.agent = Some(key.clone());
+                q.answered = Some(now);
+            }
+            self.to_session(
+                &id,
+                SessionInput::QueueDone {
+                    agent: Some(key.login.clone()),
+                },
+            );
+        }
+        self.tell(
+            key,
+            json!({"type": "call", "call_id": call_id, "state": "connected"}),
+        );
+        Ok(())
+    }
+
+    /// The browser legs of a call are closed (the call ended, or it went back to the queue).
+    fn close_peers_of(&mut self, call: &Bytes) {
+        let Some(rt) = self.acd.as_mut() else {
+            return;
+        };
+        let ids: Vec<PeerId> = rt
+            .peers
+            .iter()
+            .filter(|(_, (c, _))| c == call)
+            .map(|(p, _)| *p)
+            .collect();
+        for p in ids {
+            rt.peers.remove(&p);
+            if let Some(gw) = &rt.gateway {
+                gw.close(p);
+            }
+        }
+    }
+
+    /// The gateway reports a browser leg connected or gone.
+    pub(super) fn on_gateway(&mut self, ev: GatewayEvent) {
+        let Some(rt) = self.acd.as_mut() else {
+            return;
+        };
+        match ev {
+            GatewayEvent::Connected { peer, setup } => {
+                if let Some((call, agent)) = rt.peers.get(&peer) {
+                    rt.send(
+                        agent,
+                        json!({"type": "media", "call_id": text(call), "state": "connected",
+                               "setup_ms": setup.as_millis() as u64}),
+                    );
+                }
+            }
+            GatewayEvent::Closed { peer, reason } => {
+                let Some((call, agent)) = rt.peers.remove(&peer) else {
+                    return;
+                };
+                info!(call_id = %text(&call), agent = %agent.login, %reason, "browser audio lost");
+                let on_call =
+                    rt.acd.agent_state(&agent) == Some(&AgentState::OnCall { call: text(&call) });
+                if on_call {
+                    // Grace to reconnect; then the caller goes back to the queue's head.
+                    let _ = rt.acd.device_lost(&agent, Instant::now());
+                    rt.send(
+                        &agent,
+                        json!({"type": "media", "call_id": text(&call), "state": "lost", "reason": reason}),
+                    );
+                }
+                self.drive_acd();
+            }
+        }
     }
 
     /// Reads the agent from the store (skills, phone) into the engine.

@@ -21,6 +21,7 @@ struct RawMain {
     node_id: Option<Spanned<String>>,
     sip_listen: Option<Spanned<String>>,
     http_listen: Option<Spanned<String>>,
+    webrtc_listen: Option<Spanned<String>>,
     rtp_ports: Option<Spanned<String>>,
     data_dir: Option<Spanned<String>>,
     recordings_dir: Option<Spanned<String>>,
@@ -58,6 +59,7 @@ pub(crate) struct MainFile {
     pub node_id: Option<String>,
     pub sip_listen: Option<(SocketAddr, Location)>,
     pub http_listen: Option<(SocketAddr, Location)>,
+    pub webrtc_listen: Option<(SocketAddr, Location)>,
     pub rtp_ports: Option<(PortRange, Location)>,
     pub data_dir: Option<PathBuf>,
     pub recordings_dir: Option<PathBuf>,
@@ -78,6 +80,7 @@ fn example(key: &str) -> Option<&'static str> {
         "node_id" => "node_id = \"hotline-1\"",
         "sip_listen" => "sip_listen = \"0.0.0.0:5060\"",
         "http_listen" => "http_listen = \"0.0.0.0:8080\"",
+        "webrtc_listen" => "webrtc_listen = \"0.0.0.0:8080\"",
         "rtp_ports" => "rtp_ports = \"20000-29999\"",
         "data_dir" => "data_dir = \"var\"",
         "recordings_dir" => "recordings_dir = \"recordings\"",
@@ -126,6 +129,20 @@ pub(crate) fn parse_main(src: &Source<'_>, problems: &mut Vec<Problem>) -> Optio
     };
     out.sip_listen = listen("sip_listen", &raw.sip_listen, 5060);
     out.http_listen = listen("http_listen", &raw.http_listen, 8080);
+    // Port 0 is fine here: browsers learn the port from the SDP answer.
+    if let Some(w) = &raw.webrtc_listen {
+        match w.get_ref().parse::<SocketAddr>() {
+            Ok(addr) => out.webrtc_listen = Some((addr, src.location(w.span()))),
+            Err(_) => problems.push(src.problem(
+                w.span(),
+                format!(
+                    "webrtc_listen: invalid address {:?}; expected IP:PORT (UDP), e.g. \
+                     0.0.0.0:8080",
+                    w.get_ref()
+                ),
+            )),
+        }
+    }
     if let Some(r) = &raw.rtp_ports {
         match r.get_ref().parse::<PortRange>() {
             Ok(range) => out.rtp_ports = Some((range, src.location(r.span()))),
@@ -300,7 +317,7 @@ mod tests {
             problems,
             vec![
                 "hotline.toml:3:1: unknown key \"sip_lisen\"; did you mean \"sip_listen\"? valid \
-                 keys: node_id, sip_listen, http_listen, rtp_ports, data_dir, recordings_dir, \
+                 keys: node_id, sip_listen, http_listen, webrtc_listen, rtp_ports, data_dir, recordings_dir, \
                  prompts_dir, flows_dir, profiles_dir, database, media, numbers, queues"
             ]
         );

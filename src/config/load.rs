@@ -118,6 +118,10 @@ fn finish(
             .clone()
             .unwrap_or_else(|| DEFAULT_NODE_ID.to_string()),
         http_listen: http.0,
+        webrtc_listen: main
+            .webrtc_listen
+            .as_ref()
+            .map_or(super::DEFAULT_WEBRTC_LISTEN, |(a, _)| *a),
         rtp_ports: rtp.0,
         data_dir: dir(&args.data_dir, &main.data_dir, "var"),
         recordings_dir: dir(&args.recordings, &main.recordings_dir, "recordings"),

@@ -33,6 +33,10 @@ pub use values::{parse_database, parse_listen, redact_url};
 /// The default HTTP listen address.
 pub const DEFAULT_HTTP_LISTEN: SocketAddr =
     SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
+/// The default WebRTC (UDP) address: the HTTP port number, over UDP, so one firewall rule
+/// names both.
+pub const DEFAULT_WEBRTC_LISTEN: SocketAddr =
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
 /// The default node id, written into CDRs.
 pub const DEFAULT_NODE_ID: &str = "hotline-1";
 /// What [`Config::source`] holds when no hotline.toml was read.
@@ -44,6 +48,8 @@ pub struct Config {
     /// This node's name; goes into CDRs so records from several nodes can be told apart.
     pub node_id: String,
     pub http_listen: SocketAddr,
+    /// UDP address of the WebRTC gateway (agents' browser softphones).
+    pub webrtc_listen: SocketAddr,
     pub rtp_ports: PortRange,
     pub data_dir: PathBuf,
     pub recordings_dir: PathBuf,
@@ -90,6 +96,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("node_id", &self.node_id)
             .field("http_listen", &self.http_listen)
+            .field("webrtc_listen", &self.webrtc_listen)
             .field("rtp_ports", &self.rtp_ports)
             .field("data_dir", &self.data_dir)
             .field("recordings_dir", &self.recordings_dir)
@@ -111,6 +118,7 @@ impl Default for Config {
         Config {
             node_id: DEFAULT_NODE_ID.to_string(),
             http_listen: DEFAULT_HTTP_LISTEN,
+            webrtc_listen: DEFAULT_WEBRTC_LISTEN,
             rtp_ports: PortRange::DEFAULT,
             data_dir: PathBuf::from("var"),
             recordings_dir: PathBuf::from("recordings"),

@@ -14,6 +14,7 @@ impl Config {
         let _ = writeln!(s, "configuration OK ({})", self.source.display());
         let _ = writeln!(s, "  node_id         {}", self.node_id);
         let _ = writeln!(s, "  http_listen     {}", self.http_listen);
+        let _ = writeln!(s, "  webrtc_listen   {} (udp)", self.webrtc_listen);
         let _ = writeln!(
             s,
             "  rtp_ports       {} ({} ports)",
@@ -171,6 +172,7 @@ mod tests {
         let expected = "configuration OK (<defaults>)
   node_id         hotline-1
   http_listen     0.0.0.0:8080
+  webrtc_listen   0.0.0.0:8080 (udp)
   rtp_ports       20000-29999 (10000 ports)
   data_dir        var
   recordings_dir  recordings

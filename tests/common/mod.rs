@@ -7,6 +7,7 @@
 //! sends back (status line, a few headers, Content-Length framing).
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+pub mod agents;
 pub mod audio;
 pub mod baresip;
 pub mod orders;

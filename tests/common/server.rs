@@ -86,8 +86,10 @@ impl Default for Opts {
 impl Opts {
     /// The `hotline.toml` text: node, directories, `[media]` and `[numbers]`.
     fn hotline_toml(&self, profiles: &Path) -> String {
+        // WebRTC on a free loopback port: servers of parallel tests must not share one.
         let mut t = format!(
-            "# written by tests/common/mod.rs\nnode_id = \"test\"\nprofiles_dir = {:?}\n",
+            "# written by tests/common/mod.rs\nnode_id = \"test\"\nprofiles_dir = {:?}\n\
+             webrtc_listen = \"127.0.0.1:0\"\n",
             profiles.display().to_string()
         );
         if let Some(dir) = &self.prompts_dir {

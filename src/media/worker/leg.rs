@@ -40,6 +40,9 @@ pub struct Leg {
     /// The other party, once the call is bridged (transfer, agent): it replaces the app's
     /// audio both ways.
     bridge: Option<BridgeEnd>,
+    /// Held by the agent: the bridge carries silence both ways and the caller hears what
+    /// is played (hold music).
+    held: bool,
     /// What an IVR flow asked for (play lists, voicemail); idle for built-in apps.
     remote: Remote,
     remote_events: Vec<RemoteEvent>,
@@ -125,6 +128,7 @@ impl Leg {
             player,
             app,
             bridge: None,
+            held: false,
             remote: Remote::default(),
             remote_events: Vec::new(),
             voicemails: Vec::new(),
@@ -145,6 +149,28 @@ impl Leg {
     pub fn bridge(&mut self, end: BridgeEnd, events: &UnboundedSender<MediaEvent>) {
         self.stop_playback(events);
         self.bridge = Some(end);
+    }
+
+    /// Puts the bridged conversation on hold (or resumes it); resuming stops what played.
+    pub fn hold(&mut self, on: bool, events: &UnboundedSender<MediaEvent>) {
+        if self.held && !on {
+            self.stop_playback(events);
+        }
+        self.held = on;
+    }
+
+    /// Keypad digits towards the far end: RFC 4733 events when negotiated, otherwise
+    /// in-band tones. Characters that are not keypad keys are skipped.
+    pub fn send_digits(&mut self, digits: &str) {
+        for d in digits.chars() {
+            if self.params.dtmf_pt.is_some() {
+                let _ = self.dtmf_tx.start(d, 100, 10);
+            } else if let Some(tone) = Item::dtmf(d, std::time::Duration::from_millis(100)) {
+                self.player.enqueue(tone);
+                self.player
+                    .enqueue(Item::Silence(std::time::Duration::from_millis(60)));
+            }
+        }
     }
 
     pub fn rtp_socket(&mut self) -> &mut UdpSocket {
@@ -297,10 +323,22 @@ impl Leg {
         }
         // 2. What we say: the bridged party, the caller's own voice (echo) or the player.
         if let Some(bridge) = &mut self.bridge {
-            bridge.send(&self.pcm_in);
-            match bridge.recv() {
-                Some(frame) => self.pcm_out = frame,
-                None => self.pcm_out.fill(0),
+            if self.held {
+                bridge.send(&[0; FRAME]);
+                let _ = bridge.recv();
+                if !self.player.next_frame(&mut self.pcm_out) {
+                    self.pcm_out.fill(0);
+                }
+            } else {
+                bridge.send(&self.pcm_in);
+                let other = bridge.recv();
+                // Keypad tones sent by the agent sound over the conversation.
+                if self.player.is_idle() || !self.player.next_frame(&mut self.pcm_out) {
+                    match other {
+                        Some(frame) => self.pcm_out = frame,
+                        None => self.pcm_out.fill(0),
+                    }
+                }
             }
         } else if self.app.echoes() {
             self.pcm_out = self.pcm_in;

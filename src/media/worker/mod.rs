@@ -100,6 +100,17 @@ pub enum MediaCommand {
         call_id: Bytes,
         end: BridgeEnd,
     },
+    /// Hold a bridged leg: the other party hears silence, this one hears whatever is
+    /// played to it (hold music); `on: false` resumes the conversation.
+    Hold {
+        call_id: Bytes,
+        on: bool,
+    },
+    /// Send keypad digits to the leg's far end: RFC 4733 when negotiated, else tones.
+    SendDigits {
+        call_id: Bytes,
+        digits: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,7 +195,9 @@ impl MediaPool {
             | MediaCommand::Play { call_id, .. }
             | MediaCommand::StopPlayback { call_id }
             | MediaCommand::Record { call_id, .. }
-            | MediaCommand::Bridge { call_id, .. } => call_id,
+            | MediaCommand::Bridge { call_id, .. }
+            | MediaCommand::Hold { call_id, .. }
+            | MediaCommand::SendDigits { call_id, .. } => call_id,
         };
         let mut h = std::collections::hash_map::DefaultHasher::new();
         id.hash(&mut h);
@@ -376,6 +389,17 @@ impl Worker {
                         path: None,
                         duration: Duration::ZERO,
                     });
+                }
+            }
+            MediaCommand::Hold { call_id, on } => {
+                let events = self.events.clone();
+                if let Some(leg) = self.leg_mut(&call_id) {
+                    leg.hold(on, &events);
+                }
+            }
+            MediaCommand::SendDigits { call_id, digits } => {
+                if let Some(leg) = self.leg_mut(&call_id) {
+                    leg.send_digits(&digits);
                 }
             }
             MediaCommand::Bridge { call_id, end } => {

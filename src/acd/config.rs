@@ -19,6 +19,19 @@ pub enum Strategy {
     Skills,
 }
 
+impl Strategy {
+    /// As written in hotline.toml.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::RingAll => "ring-all",
+            Strategy::LongestIdle => "longest-idle",
+            Strategy::RoundRobin => "round-robin",
+            Strategy::FewestCalls => "fewest-calls",
+            Strategy::Skills => "skills",
+        }
+    }
+}
+
 /// A skill condition, written `lang:zh>=3` (or `lang:zh` for any level).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SkillReq {

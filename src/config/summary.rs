@@ -32,6 +32,20 @@ impl Config {
         let _ = writeln!(s, "  database        {db}");
         self.media_summary(&mut s);
         self.numbers_summary(&mut s);
+        if !self.queues.is_empty() {
+            let _ = writeln!(s, "queues");
+            for q in &self.queues {
+                let _ = writeln!(
+                    s,
+                    "  {:<15} {}, {} step(s), max wait {} s, tenant {}",
+                    q.name,
+                    q.strategy.as_str(),
+                    q.steps.len(),
+                    q.max_wait_s,
+                    q.tenant
+                );
+            }
+        }
         for (i, p) in self.profiles.iter().enumerate() {
             profile(&mut s, p, i == 0);
         }

@@ -2,6 +2,7 @@
 //! workers of `media/`) and its CDR (`store/`). The manager is one task that reacts to
 //! both sides' events; it owns no sockets and does no I/O but sending on channels.
 
+pub mod agent_desk;
 pub mod apps;
 pub mod flow_registry;
 pub mod ivr_session;

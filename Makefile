@@ -7,12 +7,14 @@ SERVE_ARGS ?=
 
 run:
 	scripts/install-deps.sh run
+	scripts/fetch-phone-dat.sh
 	scripts/make-prompts.sh
 	$(CARGO) build --release
 	./target/release/hotline serve $(SERVE_ARGS)
 
 test:
 	scripts/install-deps.sh test
+	scripts/fetch-phone-dat.sh
 	$(CARGO) test --no-fail-fast
 
 # Criterion benches, then the SIPp load scripts (sip-tester), then one summary; results

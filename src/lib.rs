@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod ivr;
 pub mod media;
+pub mod region;
 pub mod sdp;
 pub mod sip;
 pub mod store;

@@ -221,12 +221,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "WebRTC answers with 127.0.0.1: browsers on other machines cannot reach it; set external_addr in the default SIP profile"
         );
     }
+    let region = match hotline::region::RegionDb::load(&cfg.region_db) {
+        Ok(db) => {
+            info!(version = db.version(), prefixes = db.prefixes(), "caller regions loaded");
+            Some(Arc::new(db))
+        }
+        Err(e) => {
+            warn!(error = %e, "callers' regions are unknown: no dialect routing");
+            None
+        }
+    };
     let (mut acd_rt, queue_stats) = hotline::call::queueing::AcdRuntime::new(
         hotline::acd::Acd::new(cfg.queues.clone()),
         Some(hub.clone()),
         Some(store.clone()),
         moh,
         Some(gateway),
+        region,
     );
     acd_rt.restore().await;
     let manager = CallManager::new(cfg.clone(), media, ivr, commands.clone(), cdr_tx).with_acd(

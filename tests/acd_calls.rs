@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::agents::{add_agent, http_post};
+use common::agents::{AgentWs, add_agent};
 use common::audio::{PcapWriter, align, closed_wav, envelope, read_wav, rms, ulaw_encode};
 use common::baresip::{Baresip, speech_wav};
 use common::{
@@ -15,10 +15,8 @@ use common::{
     sipp_in, sipp_media_port, text,
 };
 use serde_json::{Value, json};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use tungstenite::client::IntoClientRequest;
 
 const NUMBER: &str = "4008009000";
 const CDR_WAIT: Duration = Duration::from_secs(30);
@@ -60,57 +58,6 @@ fn server(flows: &Path) -> (Hotline, TempDir) {
         ..Opts::default()
     });
     (server, prompts)
-}
-
-type Ws = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>;
-
-fn open_ws(server: &Hotline, token: &str) -> Ws {
-    let mut req = format!("ws://{}/api/v1/agent/ws", server.http)
-        .into_client_request()
-        .unwrap();
-    req.headers_mut()
-        .insert("Authorization", format!("Bearer {token}").parse().unwrap());
-    let (ws, _) = tungstenite::connect(req).expect("open the agent WebSocket");
-    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
-        s.set_read_timeout(Some(Duration::from_millis(500)))
-            .unwrap();
-    }
-    ws
-}
-
-/// Reads events until one of `kind` (and matching `pred`) arrives; all seen are kept.
-fn wait_for(
-    ws: &mut Ws,
-    seen: &mut Vec<Value>,
-    kind: &str,
-    wait: Duration,
-    pred: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + wait;
-    while Instant::now() < deadline {
-        match ws.read() {
-            Ok(tungstenite::Message::Text(t)) => {
-                let v: Value = serde_json::from_str(t.as_str()).expect("events are JSON");
-                seen.push(v.clone());
-                if v["type"] == kind && pred(&v) {
-                    return v;
-                }
-            }
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) => panic!("agent WebSocket failed: {e}; events so far: {seen:?}"),
-        }
-    }
-    panic!("no {kind} event within {wait:?}; events so far: {seen:?}");
-}
-
-fn send(ws: &mut Ws, v: Value) {
-    ws.send(tungstenite::Message::Text(v.to_string().into()))
-        .expect("send on the agent WebSocket");
 }
 
 fn wait_registered(server: &Hotline) {
@@ -184,56 +131,35 @@ fn a_queued_caller_reaches_the_agents_desk_phone_and_both_hear_each_other() {
     wait_registered(&server);
 
     // Sign in, open the agent channel, go available.
-    let (status, login) = http_post(
-        server.http,
-        "/api/v1/agent/login",
-        &json!({"tenant": "default", "login": "alice", "password": "correct horse battery"}),
-    );
-    assert_eq!(status, 200, "{login}");
-    let token = login["token"].as_str().unwrap().to_string();
-    let mut ws = open_ws(&server, &token);
-    let mut seen = Vec::new();
-    let hello = wait_for(&mut ws, &mut seen, "hello", Duration::from_secs(5), |_| {
-        true
-    });
+    let mut agent = AgentWs::sign_in(&server, "alice");
+    let hello = agent.wait_for("hello", Duration::from_secs(5), |_| true);
     assert_eq!(hello["agent"]["sip_user"], "1001", "{hello}");
-    send(&mut ws, json!({"type": "set_state", "state": "available"}));
-    wait_for(&mut ws, &mut seen, "state", Duration::from_secs(5), |v| {
-        v["state"] == "available"
-    });
+    agent.go_available();
 
     // The caller talks (a 440 Hz tone) for 12 s, then hangs up.
     caller(&server, 12.0);
 
-    let offer = seen
-        .iter()
-        .find(|v| v["type"] == "offer")
-        .cloned()
-        .unwrap_or_else(|| {
-            wait_for(&mut ws, &mut seen, "offer", Duration::from_secs(5), |_| {
-                true
-            })
-        });
+    let offer = agent.wait_for("offer", Duration::from_secs(5), |_| true);
     assert_eq!(offer["queue"], "support", "{offer}");
     assert!(
         offer["ivr_path"].as_str().unwrap_or("").contains("hello"),
         "{offer}"
     );
-    wait_for(&mut ws, &mut seen, "state", Duration::from_secs(5), |v| {
-        v["state"] == "wrap-up"
-    });
+    agent.wait_for("state", Duration::from_secs(5), |v| v["state"] == "wrap-up");
     let call_id = offer["call_id"].as_str().unwrap().to_string();
-    send(
-        &mut ws,
+    agent.send(
         json!({"type": "wrap_up", "call_id": call_id, "disposition": "resolved", "notes": "order found"}),
     );
-    wait_for(&mut ws, &mut seen, "state", Duration::from_secs(5), |v| {
+    agent.wait_for("state", Duration::from_secs(5), |v| {
         v["state"] == "available"
     });
     assert!(
-        seen.iter()
+        agent
+            .seen
+            .iter()
             .any(|v| v["type"] == "call" && v["state"] == "connected"),
-        "the page heard the call connect: {seen:?}"
+        "the page heard the call connect: {:?}",
+        agent.seen
     );
 
     let cdr = server.wait_call("ended", CDR_WAIT, |c| text(c, "state") == "ended");
@@ -287,7 +213,7 @@ fn a_queued_caller_reaches_the_agents_desk_phone_and_both_hear_each_other() {
         &format!("the caller hears the agent's words ({found:?})"),
     );
     // The phone's received audio holds the caller's tone.
-    drop(ws);
+    drop(agent);
     let got = closed_wav(&phone.dump("-dec.wav"), Duration::from_secs(5));
     let agent_heard = rms(&got.channel(0));
     eprintln!("the agent heard the caller at rms {agent_heard:.0}");

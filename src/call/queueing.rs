@@ -18,6 +18,7 @@ use crate::sdp::Negotiated;
 use crate::sip::endpoint::{Dial, HangupSide, mask};
 use crate::sip::transport::EndpointCommand;
 use crate::store::{Store, StoredAgentState};
+use crate::region::{RegionDb, dialect_for_province};
 use crate::tts::Voice;
 use crate::webrtc::{GatewayHandle, PeerId};
 use bytes::Bytes;
@@ -39,6 +40,8 @@ pub struct AcdRuntime {
     pub hub: Option<Arc<AgentHub>>,
     /// Browser agents' audio; `None`: only desk phones can take calls.
     pub gateway: Option<GatewayHandle>,
+    /// Callers' regions (phone.dat), for dialect routing and the agent's screen.
+    pub region: Option<Arc<RegionDb>>,
     /// Browser legs: the call and agent each WebRTC peer serves.
     pub(super) peers: HashMap<PeerId, (Bytes, AgentKey)>,
     pub store: Option<Arc<Store>>,
@@ -62,6 +65,9 @@ pub(super) struct Queued {
     pub holding: bool,
     /// The agent who took the call.
     pub agent: Option<AgentKey>,
+    /// Where the caller's number is from, e.g. `四川 成都 · 中国移动`.
+    pub region: Option<String>,
+    pub vip: bool,
     pub enqueued: Instant,
     /// When the agent answered (the wait ends).
     pub answered: Option<Instant>,
@@ -88,6 +94,7 @@ impl AcdRuntime {
         store: Option<Arc<Store>>,
         moh: Option<Prompt>,
         gateway: Option<GatewayHandle>,
+        region: Option<Arc<RegionDb>>,
     ) -> (AcdRuntime, watch::Receiver<Vec<QueueStats>>) {
         let (stats, rx) = watch::channel(Vec::new());
         (
@@ -95,6 +102,7 @@ impl AcdRuntime {
                 acd,
                 hub,
                 gateway,
+                region,
                 peers: HashMap::new(),
                 store,
                 moh,
@@ -167,6 +175,10 @@ fn state_json(s: &AgentState) -> Value {
     json!({"type": "state", "state": s.name(), "reason": s.reason(), "call_id": s.call()})
 }
 
+fn info_dialect(r: &Option<crate::region::Region>) -> Option<&'static str> {
+    r.as_ref().and_then(|r| dialect_for_province(&r.province))
+}
+
 /// Local midnight in Shanghai (the default business zone) as an `Instant`.
 fn day_start(now: Instant) -> Instant {
     let tz = chrono_tz::Asia::Shanghai;
@@ -202,23 +214,30 @@ impl CallManager {
             super::Route::Flow { tenant, .. } => tenant.clone(),
             _ => "default".into(),
         };
-        let info = CallerInfo {
-            priority,
-            vip,
-            dialect: None,
-            lang: Some(lang),
-        };
         let Some(rt) = self.acd.as_mut() else {
             self.to_session(&call_id, SessionInput::QueueDone { agent: None });
             return;
         };
+        let region = rt.region.as_ref().and_then(|db| db.lookup(&call.from));
+        let info = CallerInfo {
+            priority,
+            vip,
+            dialect: region
+                .as_ref()
+                .and_then(|r| dialect_for_province(&r.province))
+                .map(str::to_string),
+            lang: Some(lang),
+        };
         match rt.acd.enqueue(&text(&call_id), &tenant, &queue, info, now) {
             Ok(()) => {
-                info!(call_id = %text(&call_id), %queue, vip, "caller queued");
+                info!(call_id = %text(&call_id), %queue, vip, region = ?region.as_ref().map(|r| r.label()),
+                    dialect = ?info_dialect(&region), "caller queued");
                 call.queued = Some(Queued {
                     queue,
                     holding: true,
                     agent: None,
+                    region: region.as_ref().map(|r| r.label()),
+                    vip,
                     enqueued: now,
                     answered: None,
                 });
@@ -385,6 +404,8 @@ impl CallManager {
             "queue": queue,
             "caller": mask(c.from.as_bytes()),
             "called": c.to,
+            "region": c.queued.as_ref().and_then(|q| q.region.clone()),
+            "vip": c.queued.as_ref().is_some_and(|q| q.vip),
             "ivr_path": c.session.as_ref().and_then(|s| s.shared.lock().ok().map(|s| s.path.clone())),
             "ring_timeout_s": RING_TIMEOUT.as_secs(),
         });

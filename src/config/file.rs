@@ -27,6 +27,7 @@ struct RawMain {
     recordings_dir: Option<Spanned<String>>,
     prompts_dir: Option<Spanned<String>>,
     flows_dir: Option<Spanned<String>>,
+    region_db: Option<Spanned<String>>,
     profiles_dir: Option<Spanned<String>>,
     database: Option<Spanned<String>>,
     media: Option<RawMedia>,
@@ -65,6 +66,7 @@ pub(crate) struct MainFile {
     pub recordings_dir: Option<PathBuf>,
     pub prompts_dir: Option<PathBuf>,
     pub flows_dir: Option<PathBuf>,
+    pub region_db: Option<PathBuf>,
     pub profiles_dir: Option<(PathBuf, Location)>,
     /// Checked by [`parse_database`]; a relative SQLite path is not yet resolved.
     pub database: Option<String>,
@@ -86,6 +88,7 @@ fn example(key: &str) -> Option<&'static str> {
         "recordings_dir" => "recordings_dir = \"recordings\"",
         "prompts_dir" => "prompts_dir = \"prompts\"",
         "flows_dir" => "flows_dir = \"ivr-flows\"",
+        "region_db" => "region_db = \"data/phone.dat\"",
         "profiles_dir" => "profiles_dir = \"sip-profiles\"",
         "database" => "database = \"postgres://hotline:PASSWORD@db.example/hotline\"",
         "media" => "[media] workers = 0",
@@ -162,6 +165,7 @@ pub(crate) fn parse_main(src: &Source<'_>, problems: &mut Vec<Problem>) -> Optio
     out.recordings_dir = dir("recordings_dir", &raw.recordings_dir, "recordings").map(|d| d.0);
     out.prompts_dir = dir("prompts_dir", &raw.prompts_dir, "prompts").map(|d| d.0);
     out.flows_dir = dir("flows_dir", &raw.flows_dir, "ivr-flows").map(|d| d.0);
+    out.region_db = dir("region_db", &raw.region_db, "data/phone.dat").map(|d| d.0);
     out.profiles_dir = dir("profiles_dir", &raw.profiles_dir, "sip-profiles");
     if let Some(db) = &raw.database {
         match parse_database(db.get_ref()) {
@@ -318,7 +322,7 @@ mod tests {
             vec![
                 "hotline.toml:3:1: unknown key \"sip_lisen\"; did you mean \"sip_listen\"? valid \
                  keys: node_id, sip_listen, http_listen, webrtc_listen, rtp_ports, data_dir, recordings_dir, \
-                 prompts_dir, flows_dir, profiles_dir, database, media, numbers, queues"
+                 prompts_dir, flows_dir, region_db, profiles_dir, database, media, numbers, queues"
             ]
         );
     }

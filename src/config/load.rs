@@ -127,6 +127,7 @@ fn finish(
         recordings_dir: dir(&args.recordings, &main.recordings_dir, "recordings"),
         prompts_dir: dir(&None, &main.prompts_dir, "prompts"),
         flows_dir: dir(&None, &main.flows_dir, "ivr-flows"),
+        region_db: dir(&None, &main.region_db, "data/phone.dat"),
         database,
         media: media(&main.media),
         numbers: main.numbers.clone().unwrap_or_default(),

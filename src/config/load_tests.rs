@@ -63,6 +63,7 @@ fn nothing_on_disk_gives_builtin_defaults() {
         recordings_dir: t.0.join("recordings"),
         prompts_dir: t.0.join("prompts"),
         flows_dir: t.0.join("ivr-flows"),
+        region_db: t.0.join("data/phone.dat"),
         ..Config::default()
     };
     assert_eq!(c, expected);

@@ -57,6 +57,8 @@ pub struct Config {
     pub prompts_dir: PathBuf,
     /// IVR flow files (`*.yaml`), watched for edits.
     pub flows_dir: PathBuf,
+    /// phone.dat (callers' regions for dialect routing; scripts/fetch-phone-dat.sh).
+    pub region_db: PathBuf,
     /// `sqlite://PATH` (path resolved) or `postgres://…`; `None` = the SQLite file in
     /// `data_dir`. May hold a password: show it through [`redact_url`].
     pub database: Option<String>,
@@ -102,6 +104,7 @@ impl fmt::Debug for Config {
             .field("recordings_dir", &self.recordings_dir)
             .field("prompts_dir", &self.prompts_dir)
             .field("flows_dir", &self.flows_dir)
+            .field("region_db", &self.region_db)
             .field("database", &self.database.as_deref().map(redact_url))
             .field("media", &self.media)
             .field("numbers", &self.numbers)
@@ -124,6 +127,7 @@ impl Default for Config {
             recordings_dir: PathBuf::from("recordings"),
             prompts_dir: PathBuf::from("prompts"),
             flows_dir: PathBuf::from("ivr-flows"),
+            region_db: PathBuf::from("data/phone.dat"),
             database: None,
             media: MediaSettings::default(),
             numbers: NumberPlan::default(),

@@ -89,8 +89,12 @@ impl Opts {
         // WebRTC on a free loopback port: servers of parallel tests must not share one.
         let mut t = format!(
             "# written by tests/common/mod.rs\nnode_id = \"test\"\nprofiles_dir = {:?}\n\
-             webrtc_listen = \"127.0.0.1:0\"\n",
-            profiles.display().to_string()
+             webrtc_listen = \"127.0.0.1:0\"\nregion_db = {:?}\n",
+            profiles.display().to_string(),
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("data/phone.dat")
+                .display()
+                .to_string()
         );
         if let Some(dir) = &self.prompts_dir {
             t.push_str(&format!("prompts_dir = {:?}\n", dir.display().to_string()));

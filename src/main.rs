@@ -223,7 +223,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let region = match hotline::region::RegionDb::load(&cfg.region_db) {
         Ok(db) => {
-            info!(version = db.version(), prefixes = db.prefixes(), "caller regions loaded");
+            info!(
+                version = db.version(),
+                prefixes = db.prefixes(),
+                "caller regions loaded"
+            );
             Some(Arc::new(db))
         }
         Err(e) => {

@@ -93,3 +93,64 @@ fn a_sichuan_caller_is_offered_to_the_agent_who_speaks_sichuanese() {
     assert_eq!(offer["region"], "广东 广州 · 中国移动", "{offer}");
     drop(caller.finish(Duration::from_secs(20)));
 }
+
+/// Failures while ringing: the first agent lets it ring out (set away "no-answer", the
+/// call goes on to the next), the next closes their tab while it rings (the offer is
+/// withdrawn), and with nobody left the caller takes the flow's fallback — no agent stuck
+/// ringing, no caller stuck waiting.
+#[test]
+fn ring_no_answer_then_a_closed_tab_then_nobody_left_sends_the_caller_to_the_fallback() {
+    let flows = TempDir::new("flows");
+    std::fs::write(flows.path().join("queue-test.yaml"), FLOW).unwrap();
+    let mut server = Hotline::start(Opts {
+        flows_dir: Some(flows.path().to_path_buf()),
+        rtp_timeout_secs: Some(0),
+        numbers_toml: format!("{NUMBER:?} = {{ flow = \"queue-test\" }}\n"),
+        tables_toml: QUEUES.replace("ring_timeout_s = 20", "ring_timeout_s = 3"),
+        ..Opts::default()
+    });
+    add_agent_with_skills(&server, "first", None, "lang:zh=5");
+    add_agent_with_skills(&server, "second", None, "lang:zh=5");
+    let mut first = AgentWs::sign_in(&server, "first");
+    first.go_available();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut second = AgentWs::sign_in(&server, "second");
+    second.go_available();
+
+    let caller = call_from(&server, "01062345678");
+    let offer = first.wait_for("offer", Duration::from_secs(10), |_| true);
+    assert_eq!(offer["region"], "北京", "a Beijing landline: {offer}");
+    assert_eq!(offer["ring_timeout_s"], 3, "the queue's ring time: {offer}");
+    // Nobody answers on the first page: after 3 s it stops ringing there…
+    first.wait_for("offer_withdrawn", Duration::from_secs(6), |_| true);
+    assert!(
+        first
+            .seen
+            .iter()
+            .any(|v| v["type"] == "state" && v["state"] == "away" && v["reason"] == "no-answer"),
+        "the agent who let it ring is set away: {:?}",
+        first.seen
+    );
+    // …and rings on the second, whose tab then closes.
+    second.wait_for("offer", Duration::from_secs(3), |_| true);
+    drop(second);
+    let run = caller.finish(Duration::from_secs(20));
+    let cdr = server.wait_call("ended", Duration::from_secs(30), |c| {
+        common::text(c, "state") == "ended"
+    });
+    let path = common::text(&cdr, "ivr_path").to_string();
+    server.check_cdr(
+        &cdr,
+        path == "q(unavailable)>bye",
+        &format!("with both agents gone the caller took the fallback: {path}"),
+    );
+    drop(run);
+    let (code, body) = common::http_get(server.http, "/api/v1/queues/stats").unwrap();
+    assert_eq!(code, 200);
+    let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let q = &stats[0];
+    assert_eq!(q["waiting"], 0, "{q}");
+    assert_eq!(q["today"]["offered"], 1, "{q}");
+    assert_eq!(q["today"]["overflowed"], 1, "{q}");
+    assert_eq!(q["agents"]["away"], 2, "no agent left ringing: {q}");
+}

@@ -209,6 +209,13 @@ impl Acd {
         self.agents.get(key).map(|a| &a.state)
     }
 
+    /// A queue's configuration.
+    pub fn queue(&self, tenant: &str, name: &str) -> Option<&QueueConfig> {
+        self.queues
+            .get(&(tenant.to_string(), name.to_string()))
+            .map(|q| &q.cfg)
+    }
+
     pub fn callbacks(&self) -> &[CallbackTask] {
         &self.callbacks
     }

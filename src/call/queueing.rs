@@ -398,6 +398,15 @@ impl CallManager {
         let Some(c) = self.calls.get(&call_id) else {
             return;
         };
+        let tenant = match &c.route {
+            super::Route::Flow { tenant, .. } => tenant.clone(),
+            _ => "default".into(),
+        };
+        let ring_s = self
+            .acd
+            .as_ref()
+            .and_then(|rt| rt.acd.queue(&tenant, &queue))
+            .map_or(RING_TIMEOUT.as_secs(), |q| q.ring_timeout_s);
         let screen = json!({
             "type": "offer",
             "call_id": call,
@@ -407,7 +416,7 @@ impl CallManager {
             "region": c.queued.as_ref().and_then(|q| q.region.clone()),
             "vip": c.queued.as_ref().is_some_and(|q| q.vip),
             "ivr_path": c.session.as_ref().and_then(|s| s.shared.lock().ok().map(|s| s.path.clone())),
-            "ring_timeout_s": RING_TIMEOUT.as_secs(),
+            "ring_timeout_s": ring_s,
         });
         let from = c.from.clone();
         if let Some(rt) = &self.acd {

@@ -34,6 +34,14 @@ bench:
 bench-media:
 	bash bench/media_load.sh
 
+# WebRTC under whole-call load (benches/webrtc_load.rs): LEGS SIPp callers queued and
+# answered by LEGS browser-like str0m agents over the agent WebSocket; ~3 min; prints
+# Hotline's CPU per bridged call and the WebRTC setup time (BENCHMARKS.md §10).
+LEGS ?= 200
+.PHONY: bench-webrtc
+bench-webrtc:
+	LEGS=$(LEGS) $(CARGO) bench --bench webrtc_load
+
 # Fuzz the SIP parser (cargo-fuzz; not part of `make test`). FUZZ_SECONDS=600 for a long run.
 # The corpus is seeded from the RFC 4475 torture messages; crashes land in fuzz/artifacts/.
 FUZZ_SECONDS ?= 60

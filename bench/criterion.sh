@@ -8,7 +8,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${BENCH_OUT:-$ROOT/var/bench}
 RUNS=${RUNS:-1}
-BENCH_ARGS=()
+# The criterion benches only: webrtc_load is a whole-call load run (make bench-webrtc).
+BENCH_ARGS=(--bench sip_parse --bench media --bench jitter --bench tts)
 [ -n "${BENCH:-}" ] && BENCH_ARGS=(--bench "$BENCH")
 mkdir -p "$OUT"
 cd "$ROOT"

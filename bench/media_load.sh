@@ -90,7 +90,7 @@ for path in $PATHS; do
     case "$path" in rtpengine | direct) ;; *) die "PATHS: unknown path '$path' (rtpengine, direct)" ;; esac
 done
 for app in $APPS; do
-    case "${app%+record}" in echo | welcome) ;; *) die "APPS: unknown app '$app' (echo, welcome, each optionally +record)" ;; esac
+    case "${app%+record}" in echo | welcome | flow) ;; *) die "APPS: unknown app '$app' (echo, welcome, flow, each optionally +record)" ;; esac
 done
 rtp_lo=${RTP_PORTS%-*} rtp_hi=${RTP_PORTS#*-}
 for n in $LOADS; do
@@ -261,7 +261,7 @@ run_one() {
     local app=$1 n=$2 path=$3
     local base=${app%+record} record=false number
     [ "$app" != "$base" ] && record=true
-    [ "$base" = echo ] && number=9196 || number=4008001234
+    case "$base" in echo) number=9196 ;; flow) number=4008002000 ;; *) number=4008001234 ;; esac
     local dir="$RUN/${app//+/_}-$n-$path"
     mkdir -p "$dir"
     ln -sf "$RUN/lead.alaw" "$RUN/caller.alaw" "$dir/"
@@ -269,6 +269,7 @@ run_one() {
 
     # Hotline: the app on its number, no RTP timeout, recording as asked, real prompts.
     HOTLINE_TOML="prompts_dir = \"$ROOT/prompts\"
+flows_dir = \"$ROOT/bench/media_load/flows\"
 
 [media]
 rtp_timeout_secs = 0
@@ -276,7 +277,8 @@ record = $record
 
 [numbers]
 default = \"welcome\"
-\"9196\" = \"echo\""
+\"9196\" = \"echo\"
+\"4008002000\" = { flow = \"bench-menu\" }"
     local busy
     busy=$(ss -Huan "sport >= :$rtp_lo and sport <= :$rtp_hi" 2>/dev/null | wc -l)
     [ "$busy" = 0 ] || echo "  warning: $busy UDP ports in RTP_PORTS=$RTP_PORTS are held by other programs: a call that gets one fails" >&2
@@ -387,6 +389,10 @@ default = \"welcome\"
     wait "$SIPDUMP_PID" 2>/dev/null || true
     SIPDUMP_PID=
 
+    # The prompt cache (flow runs): hits vs renders over the whole run.
+    local tts_line=
+    tts_line=$(curl -sf "http://127.0.0.1:$HTTP_PORT/api/v1/tts/stats" 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); c=d.get("counters",{}); print("hit rate %.4f (%d hits, %d renders, %d failed)" % (d.get("hit_rate",0), c.get("hits",0), c.get("renders",0), c.get("render_failures",0)))' 2>/dev/null || echo "?")
+
     # CDRs: every call written as ended (the store writes in batches; bounded wait).
     local cdr_line=
     for _ in $(seq 1 20); do
@@ -482,6 +488,7 @@ default = \"welcome\"
         [ "$path" = rtpengine ] && echo "rtpengine: cpu $(printf %.1f "$rtpe_cpu") %, rss $((rtpe_rss0 / 1024)) -> $((rtpe_rss1 / 1024)) MiB, socket drops $rtpe_drops; kamailio cpu $(printf %.1f "$kam_cpu") %"
         echo "sipp cpu $(printf %.1f "$sipp_cpu") %; whole machine $(printf %.0f "$machine_busy") % busy; kernel UDP over the window: RcvbufErrors +$((rb1 - rb0)) (SIPp's unread media socket +$((sippm1 - sippm0))), InErrors +$((inerr1 - inerr0)), NoPorts +$((noport1 - noport0))"
         echo "cdr: $cdr_line"
+        [ "$base" = flow ] && echo "tts cache: $tts_line"
         echo "rtp capture (1 in $CAPTURE_SAMPLE calls by SSRC; tcpdump dropped ${cap_drops:-?}):"
         printf '%s\n' "$rtp_lines" | sed 's/^/  /'
         echo "verdict: $verdict"

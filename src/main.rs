@@ -244,6 +244,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         region,
     );
     acd_rt.restore().await;
+    let tts = ivr.as_ref().map(|d| d.tts.clone());
     let manager = CallManager::new(cfg.clone(), media, ivr, commands.clone(), cdr_tx).with_acd(
         acd_rt,
         agent_rx,
@@ -268,6 +269,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .merge(api::agent_ws::router(agent_auth, hub))
             .merge(api::queues::router(queue_stats))
             .merge(api::agent_page::router())
+            .merge(api::tts::router(tts))
             .merge(api::calls::router(store))
             .merge(api::flows::router(flows));
         let stop = async move {

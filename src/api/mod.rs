@@ -8,6 +8,7 @@ pub mod agent_ws;
 pub mod calls;
 pub mod flows;
 pub mod queues;
+pub mod tts;
 
 use crate::sip::endpoint::EndpointStats;
 use axum::{Json, Router, extract::State, routing::get};

@@ -116,6 +116,7 @@ pub fn start(
         rx,
         events: ev_tx,
         peers: HashMap::new(),
+        by_source: HashMap::new(),
         next_id: 0,
         buf: vec![0; 2048],
     };
@@ -136,6 +137,9 @@ struct Gateway {
     rx: mpsc::Receiver<Command>,
     events: tmpsc::UnboundedSender<GatewayEvent>,
     peers: HashMap<PeerId, Peer>,
+    /// Which peer a remote address belongs to, learnt from the first datagram `accepts`
+    /// matched: asking every peer for every packet costs O(peers) per packet.
+    by_source: HashMap<SocketAddr, PeerId>,
     next_id: u64,
     buf: Vec<u8>,
 }
@@ -223,11 +227,22 @@ impl Gateway {
                     contents,
                 },
             );
-            let owner = self
-                .peers
-                .iter()
-                .find(|(_, p)| p.rtc.accepts(&input))
-                .map(|(id, _)| *id);
+            let cached = self
+                .by_source
+                .get(&source)
+                .copied()
+                .filter(|id| self.peers.get(id).is_some_and(|p| p.rtc.accepts(&input)));
+            let owner = cached.or_else(|| {
+                let found = self
+                    .peers
+                    .iter()
+                    .find(|(_, p)| p.rtc.accepts(&input))
+                    .map(|(id, _)| *id);
+                if let Some(id) = found {
+                    self.by_source.insert(source, id);
+                }
+                found
+            });
             match owner {
                 Some(id) => {
                     let result = match self.peers.get_mut(&id) {
@@ -274,6 +289,7 @@ impl Gateway {
         };
         if let Some(reason) = reason {
             self.peers.remove(&id);
+            self.by_source.retain(|_, p| *p != id);
             info!(peer = id.0, %reason, "WebRTC peer closed");
             let _ = self.events.send(GatewayEvent::Closed { peer: id, reason });
         }
@@ -301,6 +317,7 @@ impl Gateway {
                 }
             }
             Command::Close { peer } => {
+                self.by_source.retain(|_, p| *p != peer);
                 if self.peers.remove(&peer).is_some() {
                     let _ = self.events.send(GatewayEvent::Closed {
                         peer,

@@ -57,6 +57,8 @@ pub struct Opts {
     pub numbers_toml: String,
     /// Tables appended to hotline.toml verbatim, e.g. `[[queues]]`.
     pub tables_toml: String,
+    /// RUST_LOG for the server; `None`: debug (tests read the log).
+    pub rust_log: Option<String>,
 }
 
 impl Default for Opts {
@@ -79,6 +81,7 @@ impl Default for Opts {
             flows_dir: None,
             numbers_toml: String::new(),
             tables_toml: String::new(),
+            rust_log: None,
         }
     }
 }
@@ -208,7 +211,7 @@ impl Hotline {
         let log = dir.path().join("hotline.log");
         fs::File::create(&log).expect("create log");
         let mut server = Hotline {
-            child: spawn_server(&config, sip, http, rtp, &data, &recordings, &log),
+            child: spawn_server(&config, sip, http, rtp, &data, &recordings, &log, &opts.rust_log),
             sip,
             http,
             log,
@@ -354,6 +357,7 @@ impl Hotline {
             &self.data,
             &self.recordings,
             &self.log,
+            &None,
         );
         self.exited = None;
         self.wait_ready();
@@ -507,6 +511,7 @@ fn spawn_server(
     data: &Path,
     recordings: &Path,
     log: &Path,
+    rust_log: &Option<String>,
 ) -> Child {
     let out = fs::OpenOptions::new()
         .append(true)
@@ -529,7 +534,10 @@ fn spawn_server(
         .arg("--recordings")
         .arg(recordings)
         // Debug for our own code; sqlx's per-query lines would bury it.
-        .env("RUST_LOG", "debug,sqlx=warn")
+        .env(
+            "RUST_LOG",
+            rust_log.as_deref().unwrap_or("debug,sqlx=warn"),
+        )
         .env("NO_COLOR", "1")
         .env_remove("HOTLINE_IN_NETNS")
         .stdin(Stdio::null())

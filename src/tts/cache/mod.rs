@@ -33,7 +33,7 @@ const DEFAULT_PRERENDER_THREADS: usize = 2;
 type Key = [u8; 16];
 
 /// Counters since the cache was made.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CacheStats {
     /// Lookups answered without rendering (`memory_hits + disk_hits`).
     pub hits: u64,

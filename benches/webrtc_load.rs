@@ -1,0 +1,135 @@
+//! Load benchmark of the WebRTC gateway with whole calls (issue 5): LEGS SIPp callers
+//! (G.711, RTP both ways) are queued by a flow and answered by LEGS browser-like agents —
+//! str0m clients signed in over HTTP and the agent WebSocket, like the softphone page —
+//! so every call is trunk G.711 ↔ WebRTC G.711 (SRTP, no transcoding) through Hotline.
+//! Measures Hotline's CPU per bridged call in steady state (from /proc), and the WebRTC
+//! setup time (offer to ICE+DTLS done, as the gateway reports it).
+//!
+//!   LEGS=200 cargo bench --bench webrtc_load
+//!
+//! Not a criterion bench: one long run, figures printed at the end.
+
+// The test harness; its own unit tests are not built here.
+#[allow(unused_imports)]
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::agents::{AgentWs, add_agent_with_skills};
+use hotline::media::g711;
+use common::webrtc_client::Client;
+use common::{Hotline, Opts, Sipp, TempDir, sipp_media_port};
+use serde_json::json;
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant};
+use str0m::format::Codec;
+
+const NUMBER: &str = "4008009000";
+const FLOW: &str = "flow: load\nlanguage: en\nstart: q\nnodes:\n  q:\n    enqueue: { queue: load, fallback: bye }\n  bye:\n    hangup: no agent\n";
+const CALL_SECS: u64 = 60;
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime is 14th, stime 15th.
+    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn main() {
+    let legs: usize = std::env::var("LEGS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let flows = TempDir::new("flows");
+    std::fs::write(flows.path().join("load.yaml"), FLOW).unwrap();
+    let server = Hotline::start(Opts {
+        flows_dir: Some(flows.path().to_path_buf()),
+        rtp_timeout_secs: Some(0),
+        record: Some(false),
+        numbers_toml: format!("{NUMBER:?} = {{ flow = \"load\" }}\n"),
+        tables_toml: "[[queues]]\nname = \"load\"\nring_timeout_s = 60\nannounce_every_s = 0\nwrap_up_s = 0\nmax_wait_s = 120\nmusic_on_hold = false\n".into(),
+        rust_log: Some("warn".into()),
+        ..Opts::default()
+    });
+    eprintln!("adding {legs} agents…");
+    for i in 0..legs {
+        add_agent_with_skills(&server, &format!("a{i}"), None, "lang:en=5");
+    }
+    let setups = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let connected = Arc::new(Barrier::new(legs + 1));
+    let mut threads = Vec::new();
+    let server = Arc::new(server);
+    for i in 0..legs {
+        let (server, setups, connected) = (server.clone(), setups.clone(), connected.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut agent = AgentWs::sign_in(&server, &format!("a{i}"));
+            agent.go_available();
+            let offer = agent.wait_for("offer", Duration::from_secs(120), |_| true);
+            let call_id = offer["call_id"].as_str().unwrap_or_default().to_string();
+            let (mut client, sdp) = Client::offer(&[Codec::PCMU]);
+            agent.send(json!({"type": "answer", "call_id": call_id, "sdp": sdp}));
+            let answer = agent.wait_for("webrtc_answer", Duration::from_secs(10), |_| true);
+            client.accept_answer(answer["sdp"].as_str().unwrap_or_default());
+            // Audio until the barrier; then on through the measurement window.
+            client.run(Duration::from_secs(3), 1000.0);
+            let media = agent.wait_for("media", Duration::from_secs(10), |v| v["state"] == "connected");
+            if let Some(ms) = media["setup_ms"].as_f64() {
+                setups.lock().unwrap().push(ms);
+            }
+            connected.wait();
+            client.run(Duration::from_secs(CALL_SECS - 15), 1000.0);
+            client.packets_in
+        }));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    // The callers: LEGS calls at 50 per second, each CALL_SECS long, PCMA both ways. SIPp's
+    // rtp_stream (not play_pcap_audio, whose raw sockets make every loopback send dearer:
+    // BENCHMARKS.md §8) plays A-law files made here: the media_load caller scenario.
+    let dir = TempDir::new("sipp");
+    let tone: Vec<i16> = (0..8000 * 20)
+        .map(|n| (6000.0 * (2.0 * std::f64::consts::PI * 440.0 * n as f64 / 8000.0).sin()) as i16)
+        .collect();
+    let mut alaw = vec![0u8; tone.len()];
+    g711::encode(hotline::sdp::Codec::Pcma, &tone, &mut alaw);
+    for f in ["lead.alaw", "caller.alaw"] {
+        std::fs::write(dir.path().join(f), &alaw).unwrap();
+    }
+    let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/media_load/uac_rtp.xml");
+    let (target, mp) = (server.sip.to_string(), sipp_media_port());
+    let (n, d) = (legs.to_string(), ((CALL_SECS - 14) * 1000).to_string());
+    let sipp = Sipp::spawn(
+        dir,
+        &[
+            "-sf", &scenario.display().to_string(), &target, "-s", NUMBER, "-m", &n, "-l", &n,
+            "-r", "50", "-mp", &mp, "-d", &d,
+        ],
+    );
+    connected.wait();
+    eprintln!("all {legs} calls bridged to WebRTC; measuring 20 s…");
+    let pid = server.pid();
+    let hz = 100.0; // USER_HZ on Linux
+    let (t0, c0) = (Instant::now(), cpu_ticks(pid));
+    std::thread::sleep(Duration::from_secs(20));
+    let (t1, c1) = (Instant::now(), cpu_ticks(pid));
+    let cpu_pct = (c1 - c0) as f64 / hz / (t1 - t0).as_secs_f64() * 100.0;
+    let received: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap_or(0)).collect();
+    let run = sipp.finish(Duration::from_secs(CALL_SECS + 60));
+    let mut s = setups.lock().unwrap().clone();
+    let p95 = {
+        let mut v = s.clone();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() * 95 / 100).copied().unwrap_or(f64::NAN)
+    };
+    println!("webrtc_load: {legs} bridged calls (SIP G.711 ↔ WebRTC G.711/SRTP)");
+    println!("  Hotline CPU          {cpu_pct:.1} % of a core = {:.3} % per call", cpu_pct / legs as f64);
+    println!("  WebRTC setup (offer → DTLS done)  median {:.1} ms, p95 {p95:.1} ms over {} legs", median(&mut s), s.len());
+    println!(
+        "  browser legs that got audio: {} of {legs} (min {} packets)",
+        received.iter().filter(|p| **p > 1000).count(),
+        received.iter().min().copied().unwrap_or(0)
+    );
+    println!("  SIPp: successful {:?}, failed {:?}", run.stat("SuccessfulCall(C)"), run.stat("FailedCall(C)"));
+}

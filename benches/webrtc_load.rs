@@ -15,9 +15,9 @@
 mod common;
 
 use common::agents::{AgentWs, add_agent_with_skills};
-use hotline::media::g711;
 use common::webrtc_client::Client;
 use common::{Hotline, Opts, Sipp, TempDir, sipp_media_port};
+use hotline::media::g711;
 use serde_json::json;
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
@@ -42,7 +42,10 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 fn main() {
-    let legs: usize = std::env::var("LEGS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let legs: usize = std::env::var("LEGS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
     let flows = TempDir::new("flows");
     std::fs::write(flows.path().join("load.yaml"), FLOW).unwrap();
     let server = Hotline::start(Opts {
@@ -75,7 +78,9 @@ fn main() {
             client.accept_answer(answer["sdp"].as_str().unwrap_or_default());
             // Audio until the barrier; then on through the measurement window.
             client.run(Duration::from_secs(3), 1000.0);
-            let media = agent.wait_for("media", Duration::from_secs(10), |v| v["state"] == "connected");
+            let media = agent.wait_for("media", Duration::from_secs(10), |v| {
+                v["state"] == "connected"
+            });
             if let Some(ms) = media["setup_ms"].as_f64() {
                 setups.lock().unwrap().push(ms);
             }
@@ -97,14 +102,28 @@ fn main() {
     for f in ["lead.alaw", "caller.alaw"] {
         std::fs::write(dir.path().join(f), &alaw).unwrap();
     }
-    let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/media_load/uac_rtp.xml");
+    let scenario =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/media_load/uac_rtp.xml");
     let (target, mp) = (server.sip.to_string(), sipp_media_port());
     let (n, d) = (legs.to_string(), ((CALL_SECS - 14) * 1000).to_string());
     let sipp = Sipp::spawn(
         dir,
         &[
-            "-sf", &scenario.display().to_string(), &target, "-s", NUMBER, "-m", &n, "-l", &n,
-            "-r", "50", "-mp", &mp, "-d", &d,
+            "-sf",
+            &scenario.display().to_string(),
+            &target,
+            "-s",
+            NUMBER,
+            "-m",
+            &n,
+            "-l",
+            &n,
+            "-r",
+            "50",
+            "-mp",
+            &mp,
+            "-d",
+            &d,
         ],
     );
     connected.wait();
@@ -124,12 +143,23 @@ fn main() {
         v.get(v.len() * 95 / 100).copied().unwrap_or(f64::NAN)
     };
     println!("webrtc_load: {legs} bridged calls (SIP G.711 ↔ WebRTC G.711/SRTP)");
-    println!("  Hotline CPU          {cpu_pct:.1} % of a core = {:.3} % per call", cpu_pct / legs as f64);
-    println!("  WebRTC setup (offer → DTLS done)  median {:.1} ms, p95 {p95:.1} ms over {} legs", median(&mut s), s.len());
+    println!(
+        "  Hotline CPU          {cpu_pct:.1} % of a core = {:.3} % per call",
+        cpu_pct / legs as f64
+    );
+    println!(
+        "  WebRTC setup (offer → DTLS done)  median {:.1} ms, p95 {p95:.1} ms over {} legs",
+        median(&mut s),
+        s.len()
+    );
     println!(
         "  browser legs that got audio: {} of {legs} (min {} packets)",
         received.iter().filter(|p| **p > 1000).count(),
         received.iter().min().copied().unwrap_or(0)
     );
-    println!("  SIPp: successful {:?}, failed {:?}", run.stat("SuccessfulCall(C)"), run.stat("FailedCall(C)"));
+    println!(
+        "  SIPp: successful {:?}, failed {:?}",
+        run.stat("SuccessfulCall(C)"),
+        run.stat("FailedCall(C)")
+    );
 }

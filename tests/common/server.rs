@@ -211,7 +211,16 @@ impl Hotline {
         let log = dir.path().join("hotline.log");
         fs::File::create(&log).expect("create log");
         let mut server = Hotline {
-            child: spawn_server(&config, sip, http, rtp, &data, &recordings, &log, &opts.rust_log),
+            child: spawn_server(
+                &config,
+                sip,
+                http,
+                rtp,
+                &data,
+                &recordings,
+                &log,
+                &opts.rust_log,
+            ),
             sip,
             http,
             log,
@@ -503,6 +512,7 @@ impl Drop for Hotline {
 }
 
 /// Starts `hotline serve` with everything on the command line; output is appended to `log`.
+#[allow(clippy::too_many_arguments)]
 fn spawn_server(
     config: &Path,
     sip: SocketAddr,
@@ -534,10 +544,7 @@ fn spawn_server(
         .arg("--recordings")
         .arg(recordings)
         // Debug for our own code; sqlx's per-query lines would bury it.
-        .env(
-            "RUST_LOG",
-            rust_log.as_deref().unwrap_or("debug,sqlx=warn"),
-        )
+        .env("RUST_LOG", rust_log.as_deref().unwrap_or("debug,sqlx=warn"))
         .env("NO_COLOR", "1")
         .env_remove("HOTLINE_IN_NETNS")
         .stdin(Stdio::null())

@@ -106,7 +106,10 @@ fn ring_no_answer_then_a_closed_tab_then_nobody_left_sends_the_caller_to_the_fal
         flows_dir: Some(flows.path().to_path_buf()),
         rtp_timeout_secs: Some(0),
         numbers_toml: format!("{NUMBER:?} = {{ flow = \"queue-test\" }}\n"),
-        tables_toml: QUEUES.replace("ring_timeout_s = 20", "ring_timeout_s = 3"),
+        tables_toml: QUEUES.replace(
+            "ring_timeout_s = 20",
+            "ring_timeout_s = 3\nno_agents = \"callback\"",
+        ),
         ..Opts::default()
     });
     add_agent_with_skills(&server, "first", None, "lang:zh=5");
@@ -144,6 +147,12 @@ fn ring_no_answer_then_a_closed_tab_then_nobody_left_sends_the_caller_to_the_fal
         path == "q(unavailable)>bye",
         &format!("with both agents gone the caller took the fallback: {path}"),
     );
+    // The caller's number is kept for a callback, and signed-in agents see it.
+    let cbs = first.wait_for("callbacks", Duration::from_secs(5), |v| {
+        v["items"].as_array().is_some_and(|a| !a.is_empty())
+    });
+    assert_eq!(cbs["items"][0]["number"], "010****5678", "{cbs}");
+    assert_eq!(cbs["items"][0]["queue"], "orders", "{cbs}");
     drop(run);
     let (code, body) = common::http_get(server.http, "/api/v1/queues/stats").unwrap();
     assert_eq!(code, 200);

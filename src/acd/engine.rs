@@ -37,6 +37,8 @@ pub struct CallerInfo {
     pub dialect: Option<String>,
     /// The caller's language (`zh`, `en`), for announcements.
     pub lang: Option<String>,
+    /// The caller's number, kept for a callback.
+    pub number: String,
 }
 
 /// How long an agent whose device dropped mid-call may take to come back before the
@@ -759,7 +761,7 @@ impl Acd {
                     tenant: w.tenant,
                     queue: w.queue,
                     call: call.into(),
-                    number: String::new(),
+                    number: w.info.number.clone(),
                 });
                 self.out.push_back(Output::Overflow {
                     call: call.into(),

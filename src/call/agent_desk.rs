@@ -51,6 +51,11 @@ impl CallManager {
                 });
                 if let Some(hub) = &rt.hub {
                     hub.send_to(&agent, conn, &hello);
+                    hub.send_to(
+                        &agent,
+                        conn,
+                        &super::queueing::callbacks_json(&rt.acd, &key.tenant),
+                    );
                 }
             }
             AgentInput::Disconnected { agent, .. } => {

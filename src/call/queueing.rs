@@ -175,6 +175,17 @@ fn state_json(s: &AgentState) -> Value {
     json!({"type": "state", "state": s.name(), "reason": s.reason(), "call_id": s.call()})
 }
 
+/// `{"type":"callbacks","items":[…]}` for one tenant (numbers masked, as on screen pops).
+pub(super) fn callbacks_json(acd: &Acd, tenant: &str) -> Value {
+    let items: Vec<Value> = acd
+        .callbacks()
+        .iter()
+        .filter(|c| c.tenant == tenant)
+        .map(|c| json!({"queue": c.queue, "call_id": c.call, "number": mask(c.number.as_bytes())}))
+        .collect();
+    json!({"type": "callbacks", "items": items})
+}
+
 fn info_dialect(r: &Option<crate::region::Region>) -> Option<&'static str> {
     r.as_ref().and_then(|r| dialect_for_province(&r.province))
 }
@@ -227,6 +238,7 @@ impl CallManager {
                 .and_then(|r| dialect_for_province(&r.province))
                 .map(str::to_string),
             lang: Some(lang),
+            number: call.from.clone(),
         };
         match rt.acd.enqueue(&text(&call_id), &tenant, &queue, info, now) {
             Ok(()) => {
@@ -248,6 +260,19 @@ impl CallManager {
                 warn!(call_id = %text(&call_id), error = %e, "cannot queue the caller; the flow takes its fallback");
                 self.to_session(&call_id, SessionInput::QueueDone { agent: None });
             }
+        }
+    }
+
+    /// The callback list of each tenant, to its signed-in agents.
+    pub(super) fn publish_callbacks(&self) {
+        let Some(rt) = &self.acd else {
+            return;
+        };
+        let Some(hub) = &rt.hub else {
+            return;
+        };
+        for agent in hub.online() {
+            hub.send(&agent, &callbacks_json(&rt.acd, &agent.tenant));
         }
     }
 
@@ -331,6 +356,9 @@ impl CallManager {
                 } => self.announce(call, position, expected_wait, lang),
                 Output::Overflow { call, to, reason } => {
                     info!(call_id = %call, ?to, %reason, "caller leaves the queue");
+                    if to == crate::acd::Overflow::Callback {
+                        self.publish_callbacks();
+                    }
                     let id = Bytes::from(call);
                     if let Some(q) = self.calls.get_mut(&id).and_then(|c| c.queued.as_mut()) {
                         q.holding = false;

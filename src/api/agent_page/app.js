@@ -14,7 +14,7 @@ const T = {
     'd-wrong': '打错电话', 'd-other': '其他', online: '已连接', offline: '未连接', retry: '重连中',
     'logged-out': '已签出', available: '就绪', away: '示忙', ringing: '振铃', 'on-call': '通话中',
     'wrap-up': '话后处理', connected: '通话中', held: '保持中', ended: '已结束', media: '建立音频…',
-    queue: '队列', bad_login: '租户、工号或密码错误',
+    queue: '队列', bad_login: '租户、工号或密码错误', callbacks: '待回拨',
   },
   en: {
     desk: 'Agent desk', signin: 'Agent sign-in', tenant: 'Tenant', login: 'Login', password: 'Password',
@@ -27,7 +27,7 @@ const T = {
     'd-wrong': 'Wrong number', 'd-other': 'Other', online: 'Connected', offline: 'Offline', retry: 'Reconnecting',
     'logged-out': 'Signed out', available: 'Available', away: 'Away', ringing: 'Ringing', 'on-call': 'On a call',
     'wrap-up': 'Wrap-up', connected: 'Talking', held: 'On hold', ended: 'Ended', media: 'Connecting audio…',
-    queue: 'Queue', bad_login: 'Wrong tenant, login or password',
+    queue: 'Queue', bad_login: 'Wrong tenant, login or password', callbacks: 'Callbacks',
   },
 };
 
@@ -143,6 +143,9 @@ function onEvent(ev) {
     case 'error':
       error(ev.message);
       break;
+    case 'callbacks':
+      S.callbacks = ev.items || [];
+      break;
   }
   render();
 }
@@ -221,6 +224,9 @@ function render() {
   $('state').textContent = t(S.state);
   $('state').dataset.state = S.state;
   $('state-reason').textContent = S.state === 'away' && S.reason ? `(${S.reason})` : '';
+  const cbs = S.callbacks || [];
+  $('callbacks').hidden = cbs.length === 0;
+  $('callback-list').innerHTML = cbs.map((x) => `<li>${esc(x.number)} · ${t('queue')}: ${esc(x.queue)}</li>`).join('');
   const c = S.call;
   $('idle').hidden = !!c || S.state === 'wrap-up';
   $('call').hidden = !c;

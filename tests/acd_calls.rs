@@ -39,9 +39,16 @@ nodes:
 
 const QUEUES: &str = r#"[[queues]]
 name = "support"
+agents = ["alice"]
 ring_timeout_s = 10
 announce_every_s = 0
 wrap_up_s = 60
+
+[[queues]]
+name = "escalation"
+agents = ["bob"]
+ring_timeout_s = 30
+announce_every_s = 0
 "#;
 
 /// The server, and its prompts dir (hold music), which must outlive it.
@@ -83,13 +90,13 @@ fn voice(secs: f64) -> Vec<i16> {
         .collect()
 }
 
-fn caller(server: &Hotline, secs: f64) {
+fn caller(sip: std::net::SocketAddr, secs: f64) {
     let dir = sipp_dir_with_pcaps();
     let mut pcap = PcapWriter::new(0x0acd_0001);
     pcap.audio(0, &voice(secs), ulaw_encode);
     pcap.write(&dir.path().join("pcap/ivr_caller.pcap"));
     let (target, mp, d) = (
-        server.sip.to_string(),
+        sip.to_string(),
         sipp_media_port(),
         ((secs * 1000.0) as u64).to_string(),
     );
@@ -137,7 +144,7 @@ fn a_queued_caller_reaches_the_agents_desk_phone_and_both_hear_each_other() {
     agent.go_available();
 
     // The caller talks (a 440 Hz tone) for 12 s, then hangs up.
-    caller(&server, 12.0);
+    caller(server.sip, 12.0);
 
     let offer = agent.wait_for("offer", Duration::from_secs(5), |_| true);
     assert_eq!(offer["queue"], "support", "{offer}");
@@ -252,7 +259,58 @@ fn with_no_agent_signed_in_the_caller_takes_the_flows_fallback() {
     let (code, body) = http_get(server.http, "/api/v1/queues/stats").unwrap();
     assert_eq!(code, 200);
     let stats: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(stats[0]["queue"], "support");
-    assert_eq!(stats[0]["today"]["offered"], 1, "{stats}");
-    assert_eq!(stats[0]["today"]["overflowed"], 1, "{stats}");
+    let support = stats
+        .as_array()
+        .and_then(|a| a.iter().find(|q| q["queue"] == "support"))
+        .unwrap_or_else(|| panic!("no support queue in {stats}"));
+    assert_eq!(support["today"]["offered"], 1, "{stats}");
+    assert_eq!(support["today"]["overflowed"], 1, "{stats}");
+}
+
+#[test]
+fn the_agent_transfers_the_caller_to_another_queue_without_dropping_them() {
+    let flows = TempDir::new("flows");
+    std::fs::write(flows.path().join("queue-test.yaml"), FLOW).unwrap();
+    let (mut server, _prompts) = server(flows.path());
+    add_agent(&server, "alice", Some("1001"));
+    add_agent(&server, "bob", None);
+    let mic_dir = TempDir::new("agent-mic");
+    let mic = speech_wav(mic_dir.path(), "Let me pass you to my colleague.", 40.0);
+    let phone = Baresip::start_agent_phone("PCMU", &mic, server.sip, "1001", "secret");
+    wait_registered(&server);
+    let mut alice = AgentWs::sign_in(&server, "alice");
+    alice.go_available();
+    let mut bob = AgentWs::sign_in(&server, "bob");
+    bob.go_available();
+
+    let sip = server.sip;
+    let caller = std::thread::spawn(move || caller(sip, 14.0));
+    let offer = alice.wait_for("offer", Duration::from_secs(10), |_| true);
+    let call_id = offer["call_id"].as_str().unwrap().to_string();
+    alice.wait_for("call", Duration::from_secs(10), |v| {
+        v["state"] == "connected"
+    });
+    alice.send(json!({"type": "transfer", "call_id": call_id, "queue": "escalation"}));
+    alice.wait_for("call", Duration::from_secs(5), |v| {
+        v["state"] == "transferred"
+    });
+    alice.wait_for("state", Duration::from_secs(5), |v| v["state"] == "wrap-up");
+    // Bob's page rings for the same caller.
+    let again = bob.wait_for("offer", Duration::from_secs(5), |_| true);
+    assert_eq!(again["call_id"], call_id.as_str(), "{again}");
+    assert_eq!(again["queue"], "escalation", "{again}");
+    // The caller was never dropped: SIPp's call ends with its own BYE at 14 s.
+    caller.join().expect("the caller's SIPp run succeeded");
+    let cdr = server.wait_call("ended", CDR_WAIT, |c| text(c, "state") == "ended");
+    server.check_cdr(
+        &cdr,
+        text(&cdr, "hangup_cause") == "caller hung up (BYE)",
+        "the caller ended the call, not the transfer",
+    );
+    server.check_cdr(
+        &cdr,
+        text(&cdr, "queue") == "escalation",
+        "the CDR names the last queue",
+    );
+    drop(phone);
 }

@@ -203,6 +203,21 @@ impl CallManager {
             AgentCommand::Answer { .. } => {
                 return Err("answer on your phone: this agent's calls ring their SIP phone".into());
             }
+            AgentCommand::Transfer {
+                call_id,
+                queue: Some(queue),
+                agent: None,
+                number: None,
+            } => {
+                let id = self.own_call(key, &call_id)?;
+                return self.transfer_to_queue(key, id, queue, now);
+            }
+            AgentCommand::Transfer { .. } => {
+                return Err(
+                    "transfer to a queue only on this node: send {\"type\":\"transfer\", \"call_id\": …, \"queue\": \"NAME\"}"
+                        .into(),
+                );
+            }
             other => {
                 return Err(format!(
                     "{other:?} is not available yet on this node; use your phone's keys"
@@ -210,6 +225,58 @@ impl CallManager {
             }
         };
         r.map_err(|e| e.to_string())
+    }
+
+    /// Blind transfer to a queue: the agent's leg ends (the agent wraps up), the caller hears
+    /// hold music again and waits in `queue`, keeping their place in no queue but that one.
+    fn transfer_to_queue(
+        &mut self,
+        key: &AgentKey,
+        call: Bytes,
+        queue: String,
+        now: Instant,
+    ) -> Result<(), String> {
+        let Some(c) = self.calls.get(&call) else {
+            return Err("the call has ended".into());
+        };
+        let tenant = match &c.route {
+            super::Route::Flow { tenant, .. } => tenant.clone(),
+            _ => "default".into(),
+        };
+        let Some(rt) = self.acd.as_mut() else {
+            return Err("queues are not running on this node".into());
+        };
+        if rt.acd.queue(&tenant, &queue).is_none() {
+            return Err(format!("no queue {queue:?} in tenant {tenant}"));
+        }
+        let info = crate::acd::CallerInfo {
+            number: c.from.clone(),
+            vip: c.queued.as_ref().is_some_and(|q| q.vip),
+            ..Default::default()
+        };
+        let id = text(&call);
+        rt.acd.call_ended(&id, now);
+        rt.acd
+            .enqueue(&id, &tenant, &queue, info, now)
+            .map_err(|e| e.to_string())?;
+        info!(call_id = %id, agent = %key.login, %queue, "agent transferred the caller to a queue");
+        self.end_agent_leg(&call, "transferred by the agent");
+        self.close_peers_of(&call);
+        self.media.send(MediaCommand::Unbridge {
+            call_id: call.clone(),
+        });
+        if let Some(q) = self.calls.get_mut(&call).and_then(|c| c.queued.as_mut()) {
+            q.queue = queue;
+            q.holding = true;
+            q.agent = None;
+            q.answered = None;
+        }
+        self.play_hold(&call, None);
+        self.tell(
+            key,
+            json!({"type": "call", "call_id": id, "state": "transferred"}),
+        );
+        Ok(())
     }
 
     /// The caller's call the agent is talking to (or wrapping up), or why not.

@@ -480,6 +480,7 @@ impl CallManager {
                 answered: false,
                 ended: false,
                 agent: Some(agent),
+                released: false,
             },
         );
     }
@@ -512,10 +513,12 @@ impl CallManager {
         }
     }
 
-    fn end_agent_leg(&mut self, call: &Bytes, cause: &str) {
+    pub(super) fn end_agent_leg(&mut self, call: &Bytes, cause: &str) {
         while let Some(leg) = self.agent_leg(call, None) {
             if let Some(l) = self.far_legs.get_mut(&leg) {
                 l.ended = true;
+                // Hotline let the agent go (transfer, requeue): the caller stays.
+                l.released = true;
                 if let Some(sip) = self.sip.get(l.profile) {
                     let _ = sip.send(EndpointCommand::HangUp {
                         call_id: leg.clone(),

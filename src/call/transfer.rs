@@ -34,6 +34,8 @@ pub(super) struct FarLeg {
     pub ended: bool,
     /// Set for the leg that rings an agent for a queued caller (not a transfer).
     pub agent: Option<crate::acd::AgentKey>,
+    /// Hotline ended this agent leg itself and keeps the caller (transfer, requeue).
+    pub released: bool,
 }
 
 /// Where a transfer goes.
@@ -179,6 +181,7 @@ impl CallManager {
                 answered: false,
                 ended: false,
                 agent: None,
+                released: false,
             },
         );
         if let Some(call) = self.calls.get_mut(&call_id) {
@@ -250,7 +253,12 @@ impl CallManager {
             return;
         };
         leg.ended = true;
-        let (parent, answered, is_agent) = (leg.parent.clone(), leg.answered, leg.agent.is_some());
+        let (parent, answered, is_agent, released) = (
+            leg.parent.clone(),
+            leg.answered,
+            leg.agent.is_some(),
+            leg.released,
+        );
         if leg.media_started {
             // Removed when media reports `Stopped` (the port goes back then).
             self.media.send(MediaCommand::Stop {
@@ -260,7 +268,7 @@ impl CallManager {
             self.far_legs.remove(leg_id);
         }
         if is_agent {
-            if answered {
+            if answered && !released {
                 self.agent_leg_ended(&parent, cause);
             }
             return;

@@ -151,6 +151,12 @@ impl Leg {
         self.bridge = Some(end);
     }
 
+    /// Leaves the bridge; the other side's end sees it closed.
+    pub fn unbridge(&mut self) {
+        self.bridge = None;
+        self.held = false;
+    }
+
     /// Puts the bridged conversation on hold (or resumes it); resuming stops what played.
     pub fn hold(&mut self, on: bool, events: &UnboundedSender<MediaEvent>) {
         if self.held && !on {

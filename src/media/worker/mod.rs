@@ -100,6 +100,11 @@ pub enum MediaCommand {
         call_id: Bytes,
         end: BridgeEnd,
     },
+    /// Leave the bridge (the other party is gone, e.g. the agent transferred the caller):
+    /// the leg hears what is played to it again.
+    Unbridge {
+        call_id: Bytes,
+    },
     /// Hold a bridged leg: the other party hears silence, this one hears whatever is
     /// played to it (hold music); `on: false` resumes the conversation.
     Hold {
@@ -197,6 +202,7 @@ impl MediaPool {
             | MediaCommand::Record { call_id, .. }
             | MediaCommand::Bridge { call_id, .. }
             | MediaCommand::Hold { call_id, .. }
+            | MediaCommand::Unbridge { call_id }
             | MediaCommand::SendDigits { call_id, .. } => call_id,
         };
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -389,6 +395,11 @@ impl Worker {
                         path: None,
                         duration: Duration::ZERO,
                     });
+                }
+            }
+            MediaCommand::Unbridge { call_id } => {
+                if let Some(leg) = self.leg_mut(&call_id) {
+                    leg.unbridge();
                 }
             }
             MediaCommand::Hold { call_id, on } => {

@@ -285,7 +285,10 @@ impl Acd {
     pub fn device_lost(&mut self, key: &AgentKey, now: Instant) -> Result<(), AcdError> {
         let a = self.agent_mut(key)?;
         a.online = false;
-        a.lost_at = Some(now);
+        // The grace runs from the first sign of loss (the page's socket, then its audio).
+        if a.lost_at.is_none() {
+            a.lost_at = Some(now);
+        }
         let state = a.state.clone();
         if let AgentState::Ringing { call } = state {
             self.apply(

@@ -611,3 +611,22 @@ mod props {
         }
     }
 }
+
+#[test]
+fn a_second_sign_of_loss_does_not_restart_the_grace() {
+    let mut t = T::new(queue(Strategy::LongestIdle), &[("a", &[]), ("b", &[])]);
+    t.login(&["a", "b"]);
+    t.enqueue("c1", CallerInfo::default());
+    t.acd.accept("c1", &key("a"), t.now).unwrap();
+    t.acd.device_lost(&key("a"), t.now).unwrap(); // the page's socket closes
+    t.at(14);
+    t.acd.device_lost(&key("a"), t.now).unwrap(); // then its audio times out
+    t.out();
+    t.at(30);
+    assert!(
+        t.out()
+            .iter()
+            .any(|o| matches!(o, Output::Requeued { call, .. } if call == "c1")),
+        "requeued 30 s after the first loss"
+    );
+}

@@ -67,6 +67,7 @@ impl CallManager {
                     // A desk phone keeps working without the page; a browser agent's
                     // device is the page.
                     if d.conns == 0 && d.sip_user.is_none() {
+                        info!(agent = %key.login, "agent's page disconnected; waiting for it to come back");
                         let _ = rt.acd.device_lost(&key, now);
                     }
                 }

@@ -1,11 +1,12 @@
 //! Criterion benchmarks of the media hot path, per 20 ms frame (160 samples at 8 kHz):
 //! G.711 encode/decode (table vs. computed reference), in-band DTMF detection, and
-//! RFC 4733 event packets.
+//! RFC 4733 event packets, and the Opus transcoder of browser legs that take only Opus.
 //! `cargo bench --bench media`; figures go to BENCHMARKS.md.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hotline::media::dtmf::{DtmfReceiver, DtmfSender, InbandDetector};
 use hotline::media::g711;
+use hotline::media::opus::{OpusTranscoder, TICKS_PER_FRAME};
 use hotline::sdp::Codec;
 use std::hint::black_box;
 
@@ -13,9 +14,13 @@ const FRAME: usize = 160;
 
 /// A 20 ms frame of a loud two-tone signal: every segment of both laws gets used.
 fn speechy_frame() -> [i16; FRAME] {
+    speechy_frame_at(0)
+}
+
+fn speechy_frame_at(frame_no: usize) -> [i16; FRAME] {
     let mut pcm = [0i16; FRAME];
     for (i, s) in pcm.iter_mut().enumerate() {
-        let t = i as f32 / 8000.0;
+        let t = (frame_no * FRAME + i) as f32 / 8000.0;
         let v = 12000.0 * (2.0 * std::f32::consts::PI * 440.0 * t).sin()
             + 6000.0 * (2.0 * std::f32::consts::PI * 1330.0 * t).sin();
         *s = v as i16;
@@ -126,9 +131,41 @@ fn rfc4733(c: &mut Criterion) {
     group.finish();
 }
 
+/// Opus per 20 ms frame: encoding our 8 kHz frame (at the complexity calls use, and at
+/// libopus' default 9 for comparison) and decoding a packet back to 8 kHz.
+fn opus(c: &mut Criterion) {
+    let frames: Vec<[i16; FRAME]> = (0..50).map(speechy_frame_at).collect();
+    let mut group = c.benchmark_group("opus");
+    group.throughput(Throughput::Elements(FRAME as u64));
+    for complexity in [3, 9] {
+        let mut t = OpusTranscoder::with_complexity(complexity).unwrap();
+        let mut i = 0;
+        group.bench_function(format!("encode_frame/complexity_{complexity}"), |b| {
+            b.iter(|| {
+                i = (i + 1) % frames.len();
+                black_box(t.encode(black_box(&frames[i])).unwrap())
+            })
+        });
+    }
+    let mut enc = OpusTranscoder::new().unwrap();
+    let packets: Vec<Vec<u8>> = frames.iter().map(|f| enc.encode(f).unwrap()).collect();
+    let mut t = OpusTranscoder::new().unwrap();
+    let (mut i, mut rtp) = (0, 0u64);
+    let mut out = Vec::with_capacity(FRAME * 4);
+    group.bench_function("decode_frame", |b| {
+        b.iter(|| {
+            i = (i + 1) % packets.len();
+            rtp += TICKS_PER_FRAME;
+            out.clear();
+            black_box(t.decode(rtp, black_box(&packets[i]), &mut out))
+        })
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(2));
-    targets = g711, inband, rfc4733
+    targets = g711, inband, rfc4733, opus
 }
 criterion_main!(benches);

@@ -1,11 +1,13 @@
 //! Load benchmark of the WebRTC gateway with whole calls (issue 5): LEGS SIPp callers
 //! (G.711, RTP both ways) are queued by a flow and answered by LEGS browser-like agents —
 //! str0m clients signed in over HTTP and the agent WebSocket, like the softphone page —
-//! so every call is trunk G.711 ↔ WebRTC G.711 (SRTP, no transcoding) through Hotline.
+//! so every call is trunk G.711 ↔ WebRTC G.711 (SRTP, no transcoding) through Hotline;
+//! with CODEC=opus the agents offer Opus only, so every call is transcoded PCMA ↔ Opus.
 //! Measures Hotline's CPU per bridged call in steady state (from /proc), and the WebRTC
 //! setup time (offer to ICE+DTLS done, as the gateway reports it).
 //!
 //!   LEGS=200 cargo bench --bench webrtc_load
+//!   LEGS=200 CODEC=opus cargo bench --bench webrtc_load
 //!
 //! Not a criterion bench: one long run, figures printed at the end.
 
@@ -46,6 +48,8 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
+    let opus = std::env::var("CODEC").is_ok_and(|c| c.eq_ignore_ascii_case("opus"));
+    let offer_codecs = if opus { Codec::Opus } else { Codec::PCMU };
     let flows = TempDir::new("flows");
     std::fs::write(flows.path().join("load.yaml"), FLOW).unwrap();
     let server = Hotline::start(Opts {
@@ -72,7 +76,9 @@ fn main() {
             agent.go_available();
             let offer = agent.wait_for("offer", Duration::from_secs(120), |_| true);
             let call_id = offer["call_id"].as_str().unwrap_or_default().to_string();
-            let (mut client, sdp) = Client::offer(&[Codec::PCMU]);
+            let (mut client, sdp) = Client::offer(&[offer_codecs]);
+            client.decode = false;
+            client.loop_opus = true;
             agent.send(json!({"type": "answer", "call_id": call_id, "sdp": sdp}));
             let answer = agent.wait_for("webrtc_answer", Duration::from_secs(10), |_| true);
             client.accept_answer(answer["sdp"].as_str().unwrap_or_default());
@@ -142,7 +148,11 @@ fn main() {
         v.sort_by(f64::total_cmp);
         v.get(v.len() * 95 / 100).copied().unwrap_or(f64::NAN)
     };
-    println!("webrtc_load: {legs} bridged calls (SIP G.711 ↔ WebRTC G.711/SRTP)");
+    if opus {
+        println!("webrtc_load: {legs} bridged calls (SIP PCMA ↔ WebRTC Opus/SRTP, transcoded)");
+    } else {
+        println!("webrtc_load: {legs} bridged calls (SIP G.711 ↔ WebRTC G.711/SRTP)");
+    }
     println!(
         "  Hotline CPU          {cpu_pct:.1} % of a core = {:.3} % per call",
         cpu_pct / legs as f64

@@ -77,7 +77,15 @@ async fn a_browser_like_peer_connects_and_audio_flows_both_ways() {
     let (gw, mut events) = webrtc::start("127.0.0.1:0".parse().unwrap(), None).unwrap();
     let mut clients = Vec::new();
     let mut sides = Vec::new();
-    for codecs in [vec![Codec::PCMA, Codec::PCMU], vec![Codec::PCMU]] {
+    // A browser offering Opus first still gets G.711 (no transcoding); one taking only
+    // Opus gets Opus, transcoded.
+    let offers = [
+        (vec![Codec::Opus, Codec::PCMA, Codec::PCMU], Codec::PCMA),
+        (vec![Codec::PCMU], Codec::PCMU),
+        (vec![Codec::Opus], Codec::Opus),
+    ];
+    let n = offers.len();
+    for (codecs, expect) in offers {
         let (mut client, offer) = Client::offer(&codecs);
         let (ours, theirs) = bridge_pair();
         let (peer, answer) = gw
@@ -90,6 +98,7 @@ async fn a_browser_like_peer_connects_and_audio_flows_both_ways() {
         sides.push(call_side(ours, 4));
         clients.push((
             peer,
+            expect,
             std::thread::spawn(move || {
                 client.run(Duration::from_secs(4), 1000.0);
                 client
@@ -97,17 +106,18 @@ async fn a_browser_like_peer_connects_and_audio_flows_both_ways() {
         ));
     }
     let mut connected = Vec::new();
-    while connected.len() < 2 {
+    while connected.len() < n {
         match tokio::time::timeout(Duration::from_secs(5), events.recv()).await {
             Ok(Some(GatewayEvent::Connected { peer, setup })) => {
                 assert!(setup < Duration::from_secs(2), "setup took {setup:?}");
                 connected.push(peer);
             }
-            other => panic!("expected two peers to connect, got {other:?}"),
+            other => panic!("expected {n} peers to connect, got {other:?}"),
         }
     }
-    for ((peer, client), side) in clients.into_iter().zip(sides) {
+    for ((peer, expect, client), side) in clients.into_iter().zip(sides) {
         let client = client.join().unwrap();
+        assert_eq!(client.codec(), Some(expect), "the codec the answer chose");
         let heard_by_call = side.join().unwrap();
         assert!(connected.contains(&peer));
         // The call side heard the client's 1 kHz tone, not the 440 Hz it sent itself.
@@ -129,7 +139,7 @@ async fn a_browser_like_peer_connects_and_audio_flows_both_ways() {
         gw.close(peer);
     }
     let mut closed = 0;
-    while closed < 2 {
+    while closed < n {
         match tokio::time::timeout(Duration::from_secs(5), events.recv()).await {
             Ok(Some(GatewayEvent::Closed { .. })) => closed += 1,
             other => panic!("expected the peers to close, got {other:?}"),
@@ -146,9 +156,9 @@ async fn a_bad_offer_is_refused_with_a_reason() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("createOffer"), "{err}");
-    // Video only: no audio to answer.
+    // Audio only in a codec we do not take (G.722).
     let (_a, b) = bridge_pair();
-    let (_client, offer) = Client::offer(&[Codec::Opus]);
+    let (_client, offer) = Client::offer(&[Codec::G722]);
     let err = gw.accept_offer(offer, b).await.unwrap_err();
-    assert!(err.to_string().contains("PCMA or PCMU"), "{err}");
+    assert!(err.to_string().contains("PCMA, PCMU or Opus"), "{err}");
 }

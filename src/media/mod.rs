@@ -5,6 +5,7 @@ pub mod bridge;
 pub mod dtmf;
 pub mod g711;
 pub mod mixer;
+pub mod opus;
 pub mod player;
 pub mod ports;
 pub mod recorder;

@@ -1,6 +1,7 @@
 //! The WebRTC gateway: one thread, one UDP socket, many str0m peers (one per agent leg).
 //! The browser offers, we answer as ICE-lite with our host candidate; audio is G.711
-//! (PCMA or PCMU, as the browser offers them) so a G.711 trunk call needs no transcoding.
+//! (PCMA or PCMU) whenever the browser offers it, so a G.711 trunk call needs no
+//! transcoding, and Opus, transcoded, only for a browser that takes nothing else.
 //! Each peer's other side is a media bridge end: every 20 ms the gateway writes the frame
 //! the bridge brings and hands on the frames the browser sent.
 
@@ -270,7 +271,12 @@ impl Gateway {
             return;
         };
         if let Some(setup) = p.take_connected() {
-            info!(peer = id.0, setup_ms = setup.as_millis() as u64, codec = ?p.codec(), "WebRTC peer connected");
+            info!(
+                peer = id.0,
+                setup_ms = setup.as_millis() as u64,
+                codec = p.codec().map(|c| c.name()).unwrap_or("-"),
+                "WebRTC peer connected"
+            );
             let _ = self
                 .events
                 .send(GatewayEvent::Connected { peer: id, setup });

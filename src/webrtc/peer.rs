@@ -1,9 +1,12 @@
 //! One browser leg: a str0m `Rtc` (ICE-lite, DTLS-SRTP), its audio stream and the bridge
-//! end to the call. G.711 only: the answer keeps PCMA/PCMU from the browser's offer.
+//! end to the call. The answer lists PCMA, PCMU, then Opus among what the browser offered,
+//! so a browser that takes G.711 sends it and the trunk's audio is relayed untouched; only
+//! a browser that takes Opus alone costs a transcoder (`media::opus`).
 
 use super::gateway::WebrtcError;
 use crate::media::bridge::{BridgeEnd, FRAME, Frame};
 use crate::media::g711;
+use crate::media::opus::{OpusTranscoder, TICKS_PER_FRAME};
 use crate::sdp::Codec as G711;
 use mio::net::UdpSocket;
 use std::collections::VecDeque;
@@ -11,12 +14,30 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use str0m::change::SdpOffer;
 use str0m::format::Codec;
-use str0m::media::{MediaKind, MediaTime, Mid};
+use str0m::media::{Frequency, MediaKind, MediaTime, Mid};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 use tracing::debug;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerId(pub u64);
+
+/// What the browser leg carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LegCodec {
+    G711(G711),
+    /// Transcoded to and from the call's 8 kHz frames.
+    Opus,
+}
+
+impl LegCodec {
+    pub fn name(self) -> &'static str {
+        match self {
+            LegCodec::G711(G711::Pcma) => "PCMA",
+            LegCodec::G711(G711::Pcmu) => "PCMU",
+            LegCodec::Opus => "opus",
+        }
+    }
+}
 
 pub(super) struct Peer {
     pub rtc: Rtc,
@@ -24,12 +45,14 @@ pub(super) struct Peer {
     created: Instant,
     mid: Option<Mid>,
     /// Payload type and codec we send with, from the negotiated parameters.
-    send: Option<(str0m::media::Pt, G711)>,
+    send: Option<(str0m::media::Pt, LegCodec)>,
+    /// Made when Opus is sent or heard: a G.711 leg never pays for libopus.
+    opus: Option<OpusTranscoder>,
     connected: bool,
     connected_reported: bool,
     ended: bool,
     next_timeout: Option<Instant>,
-    /// RTP time of the next frame we send, at 8 kHz.
+    /// RTP time of the next frame we send, in the codec's clock (8 kHz, or 48 kHz for Opus).
     rtp_time: u64,
     /// Decoded samples from the browser not yet handed on as whole frames.
     heard: VecDeque<i16>,
@@ -49,6 +72,7 @@ impl Peer {
             .clear_codecs()
             .enable_pcma(true, false)
             .enable_pcmu(true, false)
+            .enable_opus(true, false)
             .build(now);
         let candidate =
             Candidate::host(local, "udp").map_err(|e| WebrtcError::Refused(e.to_string()))?;
@@ -58,10 +82,11 @@ impl Peer {
             .accept_offer(offer)
             .map_err(|e| WebrtcError::Refused(e.to_string()))?;
         let sdp = answer.to_sdp_string();
-        let has_audio = sdp.contains("m=audio") && (sdp.contains("PCMA") || sdp.contains("PCMU"));
+        let has_audio = sdp.contains("m=audio")
+            && (sdp.contains("PCMA/") || sdp.contains("PCMU/") || sdp.contains("opus/"));
         if !has_audio {
             return Err(WebrtcError::Refused(
-                "the offer has no audio in PCMA or PCMU; offer G.711 (Chrome and Firefox do by default)"
+                "the offer has no audio in PCMA, PCMU or Opus; offer an audio track (Chrome and Firefox offer all three by default)"
                     .into(),
             ));
         }
@@ -71,6 +96,7 @@ impl Peer {
             created: now,
             mid: None,
             send: None,
+            opus: None,
             connected: false,
             connected_reported: false,
             ended: false,
@@ -97,7 +123,7 @@ impl Peer {
         now.saturating_duration_since(self.created)
     }
 
-    pub fn codec(&self) -> Option<G711> {
+    pub fn codec(&self) -> Option<LegCodec> {
         self.send.map(|(_, c)| c)
     }
 
@@ -124,13 +150,26 @@ impl Peer {
             return Ok(());
         };
         let frame: Frame = self.bridge.recv().unwrap_or([0; FRAME]);
-        let mut payload = [0u8; FRAME];
-        g711::encode(codec, &frame, &mut payload);
-        let time = MediaTime::new(self.rtp_time, str0m::media::Frequency::EIGHT_KHZ);
-        self.rtp_time += FRAME as u64;
+        let (payload, time) = match codec {
+            LegCodec::G711(g) => {
+                let mut payload = vec![0u8; FRAME];
+                g711::encode(g, &frame, &mut payload);
+                let time = MediaTime::new(self.rtp_time, Frequency::EIGHT_KHZ);
+                self.rtp_time += FRAME as u64;
+                (payload, time)
+            }
+            LegCodec::Opus => {
+                let payload = self
+                    .transcoder()?
+                    .encode(&frame)
+                    .map_err(|e| e.to_string())?;
+                let time = MediaTime::new(self.rtp_time, Frequency::FORTY_EIGHT_KHZ);
+                self.rtp_time += TICKS_PER_FRAME;
+                (payload, time)
+            }
+        };
         if let Some(w) = self.rtc.writer(mid) {
-            w.write(pt, now, time, payload.to_vec())
-                .map_err(|e| e.to_string())?;
+            w.write(pt, now, time, payload).map_err(|e| e.to_string())?;
         }
         self.drain(socket)
     }
@@ -161,14 +200,20 @@ impl Peer {
                 self.choose_codec();
             }
             Event::MediaData(d) => {
-                let codec = match d.params.spec().codec {
-                    Codec::PCMU => G711::Pcmu,
-                    Codec::PCMA => G711::Pcma,
+                match d.params.spec().codec {
+                    Codec::PCMU => self.heard_g711(G711::Pcmu, &d.data),
+                    Codec::PCMA => self.heard_g711(G711::Pcma, &d.data),
+                    Codec::Opus => {
+                        let rtp_time = d.time.rebase(Frequency::FORTY_EIGHT_KHZ).numer();
+                        let Ok(opus) = self.transcoder() else {
+                            return;
+                        };
+                        let mut pcm = Vec::with_capacity(FRAME * 2);
+                        opus.decode(rtp_time, &d.data, &mut pcm);
+                        self.heard.extend(&pcm);
+                    }
                     _ => return,
-                };
-                let mut pcm = vec![0i16; d.data.len()];
-                let n = g711::decode(codec, &d.data, &mut pcm);
-                self.heard.extend(&pcm[..n]);
+                }
                 // Keep at most 100 ms queued: the bridge drops anything older anyway.
                 while self.heard.len() > FRAME * 5 {
                     self.heard.pop_front();
@@ -185,7 +230,20 @@ impl Peer {
         }
     }
 
-    /// PCMA first, then PCMU, among what was negotiated.
+    fn heard_g711(&mut self, codec: G711, data: &[u8]) {
+        let mut pcm = vec![0i16; data.len()];
+        let n = g711::decode(codec, data, &mut pcm);
+        self.heard.extend(&pcm[..n]);
+    }
+
+    fn transcoder(&mut self) -> Result<&mut OpusTranscoder, String> {
+        if self.opus.is_none() {
+            self.opus = Some(OpusTranscoder::new().map_err(|e| e.to_string())?);
+        }
+        Ok(self.opus.as_mut().expect("made above"))
+    }
+
+    /// PCMA first, then PCMU, then Opus, among what was negotiated.
     fn choose_codec(&mut self) {
         let Some(mid) = self.mid else {
             return;
@@ -197,13 +255,17 @@ impl Peer {
             .payload_params()
             .map(|p| (p.pt(), p.spec().codec))
             .collect();
-        self.send = [(Codec::PCMA, G711::Pcma), (Codec::PCMU, G711::Pcmu)]
-            .into_iter()
-            .find_map(|(want, ours)| {
-                params
-                    .iter()
-                    .find(|(_, c)| *c == want)
-                    .map(|(pt, _)| (*pt, ours))
-            });
+        self.send = [
+            (Codec::PCMA, LegCodec::G711(G711::Pcma)),
+            (Codec::PCMU, LegCodec::G711(G711::Pcmu)),
+            (Codec::Opus, LegCodec::Opus),
+        ]
+        .into_iter()
+        .find_map(|(want, ours)| {
+            params
+                .iter()
+                .find(|(_, c)| *c == want)
+                .map(|(pt, _)| (*pt, ours))
+        });
     }
 }

@@ -1,6 +1,7 @@
 //! A browser-like WebRTC client written with str0m (full ICE, not lite): it offers audio in
-//! G.711, connects to Hotline's gateway over loopback UDP, sends a tone and records what it
-//! receives. Used by the gateway tests and the load benchmark.
+//! the codecs it is given, connects to Hotline's gateway over loopback UDP, sends a tone and
+//! records what it receives (as 8 kHz samples). With Opus it does what a browser does:
+//! 48 kHz audio in and out of libopus. Used by the gateway tests and the load benchmark.
 
 use hotline::media::g711;
 use std::net::{SocketAddr, UdpSocket};
@@ -19,6 +20,27 @@ fn g711_of(c: Codec) -> hotline::sdp::Codec {
     }
 }
 
+/// A browser's Opus: 48 kHz in and out.
+struct BrowserOpus {
+    enc: opus::Encoder,
+    dec: opus::Decoder,
+    pcm48: Vec<i16>,
+    /// One second of the tone, encoded once and sent in a loop, so a load run of hundreds
+    /// of clients measures Hotline rather than the clients' own encoders.
+    looped: Option<(f64, Vec<Vec<u8>>)>,
+}
+
+impl BrowserOpus {
+    fn new() -> BrowserOpus {
+        BrowserOpus {
+            enc: opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap(),
+            dec: opus::Decoder::new(48_000, opus::Channels::Mono).unwrap(),
+            pcm48: vec![0; 5760],
+            looped: None,
+        }
+    }
+}
+
 pub struct Client {
     rtc: Rtc,
     socket: UdpSocket,
@@ -33,6 +55,11 @@ pub struct Client {
     /// Decoded samples received from the gateway, in order.
     pub received: Vec<i16>,
     pub packets_in: u64,
+    opus: Option<BrowserOpus>,
+    /// Off for load runs: count packets, skip decoding what arrives.
+    pub decode: bool,
+    /// For load runs: Opus packets come from one pre-encoded second of the tone.
+    pub loop_opus: bool,
 }
 
 impl Client {
@@ -48,6 +75,7 @@ impl Client {
                 Codec::PCMU => cfg.enable_pcmu(true, false),
                 Codec::PCMA => cfg.enable_pcma(true, false),
                 Codec::Opus => cfg.enable_opus(true, false),
+                Codec::G722 => cfg.enable_g722(true, false),
                 _ => cfg,
             };
         }
@@ -71,6 +99,9 @@ impl Client {
                 rtp_time: 0,
                 received: Vec::new(),
                 packets_in: 0,
+                opus: None,
+                decode: true,
+                loop_opus: false,
             },
             sdp,
         )
@@ -125,20 +156,53 @@ impl Client {
         let (Some(pt), Some(codec)) = (self.pt, self.codec) else {
             return;
         };
-        let pcm: Vec<i16> = (0..160)
+        let rate = if codec == Codec::Opus { 48_000 } else { 8000 };
+        let len = rate / 50;
+        let pcm: Vec<i16> = (0..len)
             .map(|i| {
                 let n = self.rtp_time + i;
                 if tone > 0.0 {
-                    (8000.0 * (2.0 * std::f64::consts::PI * tone * n as f64 / 8000.0).sin()) as i16
+                    (8000.0 * (2.0 * std::f64::consts::PI * tone * n as f64 / rate as f64).sin())
+                        as i16
                 } else {
                     0
                 }
             })
             .collect();
-        let mut data = vec![0u8; 160];
-        g711::encode(g711_of(codec), &pcm, &mut data);
-        let time = MediaTime::new(self.rtp_time, Frequency::EIGHT_KHZ);
-        self.rtp_time += 160;
+        let (data, time) = if codec == Codec::Opus {
+            let o = self.opus.get_or_insert_with(BrowserOpus::new);
+            let data = if self.loop_opus {
+                if o.looped.as_ref().is_none_or(|(t, _)| *t != tone) {
+                    let packets = (0..50u64)
+                        .map(|f| {
+                            let pcm: Vec<i16> = (0..len)
+                                .map(|i| {
+                                    let n = (f * len + i) as f64;
+                                    (8000.0
+                                        * (2.0 * std::f64::consts::PI * tone * n / 48_000.0).sin())
+                                        as i16
+                                })
+                                .collect();
+                            o.enc.encode_vec(&pcm, 1500).expect("opus encode")
+                        })
+                        .collect();
+                    o.looped = Some((tone, packets));
+                }
+                let (_, packets) = o.looped.as_ref().expect("made above");
+                packets[((self.rtp_time / len) % 50) as usize].clone()
+            } else {
+                o.enc.encode_vec(&pcm, 1500).expect("opus encode")
+            };
+            (
+                data,
+                MediaTime::new(self.rtp_time, Frequency::FORTY_EIGHT_KHZ),
+            )
+        } else {
+            let mut data = vec![0u8; len as usize];
+            g711::encode(g711_of(codec), &pcm, &mut data);
+            (data, MediaTime::new(self.rtp_time, Frequency::EIGHT_KHZ))
+        };
+        self.rtp_time += len;
         if let Some(w) = self.rtc.writer(self.mid) {
             w.write(pt, now, time, data).expect("client write");
         }
@@ -153,19 +217,45 @@ impl Client {
                 }
                 Output::Event(Event::Connected) => {
                     self.connected = Some(Instant::now());
+                    // As a browser does: send the first codec of the answer.
+                    let answer_order: Vec<Pt> = self
+                        .rtc
+                        .media(self.mid)
+                        .map(|m| m.remote_pts().to_vec())
+                        .unwrap_or_default();
                     if let Some(w) = self.rtc.writer(self.mid) {
-                        let p = w
+                        let params: Vec<(Pt, Codec)> = w
                             .payload_params()
-                            .find(|p| matches!(p.spec().codec, Codec::PCMA | Codec::PCMU));
-                        self.pt = p.map(|p| p.pt());
-                        self.codec = p.map(|p| p.spec().codec);
+                            .map(|p| (p.pt(), p.spec().codec))
+                            .collect();
+                        let first = answer_order.iter().find_map(|pt| {
+                            params.iter().find(|(p, c)| {
+                                p == pt && matches!(c, Codec::PCMA | Codec::PCMU | Codec::Opus)
+                            })
+                        });
+                        self.pt = first.map(|(p, _)| *p);
+                        self.codec = first.map(|(_, c)| *c);
                     }
                 }
                 Output::Event(Event::MediaData(d)) => {
                     self.packets_in += 1;
-                    let mut pcm = vec![0i16; d.data.len()];
-                    let n = g711::decode(g711_of(d.params.spec().codec), &d.data, &mut pcm);
-                    self.received.extend(&pcm[..n]);
+                    if !self.decode {
+                        continue;
+                    }
+                    if d.params.spec().codec == Codec::Opus {
+                        // Heard at 48 kHz as a browser hears it; kept at 8 kHz for the
+                        // tests' analysis (Opus from an 8 kHz source has nothing above 4 kHz).
+                        let o = self.opus.get_or_insert_with(BrowserOpus::new);
+                        let n = o
+                            .dec
+                            .decode(&d.data, &mut o.pcm48, false)
+                            .expect("opus decode");
+                        self.received.extend(o.pcm48[..n].iter().step_by(6));
+                    } else {
+                        let mut pcm = vec![0i16; d.data.len()];
+                        let n = g711::decode(g711_of(d.params.spec().codec), &d.data, &mut pcm);
+                        self.received.extend(&pcm[..n]);
+                    }
                 }
                 Output::Event(_) => {}
             }

@@ -95,6 +95,10 @@ pub enum AcdError {
     DuplicateCall(String),
     #[error("call {0} is no longer waiting (the caller left or another agent answered)")]
     CallGone(String),
+    #[error(
+        "agent {login} cannot take a transfer now: they are {state}; pick an available agent, or transfer to their queue"
+    )]
+    AgentNotFree { login: String, state: String },
     #[error("{0}")]
     State(#[from] TransitionError),
 }
@@ -130,6 +134,9 @@ struct Waiting {
     next_announce: Option<Instant>,
     /// When the next routing step starts (requirements widen): route again then.
     next_step: Option<Instant>,
+    /// Transferred to this agent by name: offered to them alone until they refuse or it
+    /// rings out, then routed as any caller of the queue.
+    directed: Option<AgentKey>,
 }
 
 struct Connected {
@@ -344,6 +351,7 @@ impl Acd {
                 refused: HashSet::new(),
                 next_announce: (every > 0).then(|| now + Duration::from_secs(every)),
                 next_step: None,
+                directed: None,
             },
         );
         self.route(now);
@@ -438,6 +446,7 @@ impl Acd {
         if let Some(w) = self.waiting.get_mut(call) {
             w.ringing.retain(|a| a != key);
             w.refused.insert(key.clone());
+            w.directed = None;
         }
         self.route(now);
         Ok(())
@@ -685,6 +694,7 @@ impl Acd {
         if let Some(w) = self.waiting.get_mut(call) {
             w.ringing.retain(|a| a != agent);
             w.refused.insert(agent.clone());
+            w.directed = None;
         }
     }
 
@@ -711,6 +721,7 @@ impl Acd {
                 refused,
                 next_announce: (every > 0).then(|| now + Duration::from_secs(every)),
                 next_step: None,
+                directed: None,
             },
         );
         self.out.push_back(Output::Requeued {
@@ -755,6 +766,7 @@ impl Acd {
                         refused: HashSet::new(),
                         next_announce: (every > 0).then(|| now + Duration::from_secs(every)),
                         next_step: None,
+                        directed: None,
                         ..w
                     },
                 );
@@ -882,6 +894,24 @@ impl Acd {
             let Some(q) = self.queues.get(&qkey) else {
                 continue;
             };
+            if let Some(d) = w.directed.clone() {
+                let ring = Duration::from_secs(q.cfg.ring_timeout_s);
+                let free = self
+                    .agents
+                    .get(&d)
+                    .is_some_and(|a| a.state == AgentState::Available && a.online);
+                if free {
+                    self.offer(&call, d, &qkey.1, ring, now);
+                    continue;
+                }
+                // They went away or off line before it rang: route as any caller.
+                if let Some(w) = self.waiting.get_mut(&call) {
+                    w.directed = None;
+                }
+            }
+            let (Some(w), Some(q)) = (self.waiting.get(&call), self.queues.get(&qkey)) else {
+                continue;
+            };
             let waited = now.saturating_duration_since(w.enqueued).as_secs();
             let step = q.cfg.steps.iter().rev().find(|s| s.after_s <= waited);
             let (require, prefer) = step.map_or((&[][..], &[][..]), |s| {
@@ -943,24 +973,29 @@ impl Acd {
             };
             let queue = qkey.1.clone();
             for agent in chosen {
-                if self
-                    .apply(&agent, AgentEvent::Offer(call.clone()), now)
-                    .is_ok()
-                {
-                    if let Some(a) = self.agents.get_mut(&agent) {
-                        a.deadline = Some(now + ring_timeout);
-                    }
-                    if let Some(w) = self.waiting.get_mut(&call) {
-                        w.ringing.push(agent.clone());
-                    }
-                    self.out.push_back(Output::Offer {
-                        call: call.clone(),
-                        agent,
-                        queue: queue.clone(),
-                    });
-                }
+                self.offer(&call, agent, &queue, ring_timeout, now);
             }
         }
+    }
+
+    fn offer(&mut self, call: &str, agent: AgentKey, queue: &str, ring: Duration, now: Instant) {
+        if self
+            .apply(&agent, AgentEvent::Offer(call.into()), now)
+            .is_err()
+        {
+            return;
+        }
+        if let Some(a) = self.agents.get_mut(&agent) {
+            a.deadline = Some(now + ring);
+        }
+        if let Some(w) = self.waiting.get_mut(call) {
+            w.ringing.push(agent.clone());
+        }
+        self.out.push_back(Output::Offer {
+            call: call.into(),
+            agent,
+            queue: queue.into(),
+        });
     }
 }
 
@@ -976,6 +1011,9 @@ pub struct QueueStats {
     pub last_15_min: Period,
     pub today: Period,
 }
+
+mod transfer;
+pub use transfer::TransferTo;
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]

@@ -11,5 +11,6 @@ pub use agent::{AgentEvent, AgentState, TransitionError, transition};
 pub use config::{Overflow, QueueConfig, SkillReq, Step, Strategy};
 pub use engine::{
     Acd, AcdError, AgentKey, CallbackTask, CallerInfo, Output, QueueStats, RECONNECT_GRACE,
+    TransferTo,
 };
 pub use stats::{Period, QueueEvent};

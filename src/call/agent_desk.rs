@@ -7,7 +7,7 @@ use super::CallManager;
 use super::ivr_session::SessionInput;
 use super::queueing::{AgentDevice, id_of, key_of};
 use super::text;
-use crate::acd::{AgentKey, AgentState};
+use crate::acd::{AgentKey, AgentState, TransferTo};
 use crate::api::agent_ws::{AgentCommand, AgentInput};
 use crate::media::bridge::bridge_pair;
 use crate::media::worker::MediaCommand;
@@ -206,18 +206,23 @@ impl CallManager {
             }
             AgentCommand::Transfer {
                 call_id,
-                queue: Some(queue),
-                agent: None,
-                number: None,
+                queue,
+                agent,
+                number,
             } => {
                 let id = self.own_call(key, &call_id)?;
-                return self.transfer_to_queue(key, id, queue, now);
-            }
-            AgentCommand::Transfer { .. } => {
-                return Err(
-                    "transfer to a queue only on this node: send {\"type\":\"transfer\", \"call_id\": …, \"queue\": \"NAME\"}"
-                        .into(),
-                );
+                return match (queue, agent, number) {
+                    (Some(q), None, None) => {
+                        self.transfer_in_acd(key, id, TransferTo::Queue(&q), now)
+                    }
+                    (None, Some(a), None) => {
+                        self.transfer_in_acd(key, id, TransferTo::Agent(&a), now)
+                    }
+                    (None, None, Some(n)) => self.transfer_to_number(key, id, &n, now),
+                    _ => Err("name exactly one target: {\"type\":\"transfer\", \"call_id\": …, \
+                              \"queue\": \"NAME\"} or \"agent\": \"LOGIN\" or \"number\": \"NUMBER\""
+                        .into()),
+                };
             }
             other => {
                 return Err(format!(
@@ -228,60 +233,8 @@ impl CallManager {
         r.map_err(|e| e.to_string())
     }
 
-    /// Blind transfer to a queue: the agent's leg ends (the agent wraps up), the caller hears
-    /// hold music again and waits in `queue`, keeping their place in no queue but that one.
-    fn transfer_to_queue(
-        &mut self,
-        key: &AgentKey,
-        call: Bytes,
-        queue: String,
-        now: Instant,
-    ) -> Result<(), String> {
-        let Some(c) = self.calls.get(&call) else {
-            return Err("the call has ended".into());
-        };
-        let tenant = match &c.route {
-            super::Route::Flow { tenant, .. } => tenant.clone(),
-            _ => "default".into(),
-        };
-        let Some(rt) = self.acd.as_mut() else {
-            return Err("queues are not running on this node".into());
-        };
-        if rt.acd.queue(&tenant, &queue).is_none() {
-            return Err(format!("no queue {queue:?} in tenant {tenant}"));
-        }
-        let info = crate::acd::CallerInfo {
-            number: c.from.clone(),
-            vip: c.queued.as_ref().is_some_and(|q| q.vip),
-            ..Default::default()
-        };
-        let id = text(&call);
-        rt.acd.call_ended(&id, now);
-        rt.acd
-            .enqueue(&id, &tenant, &queue, info, now)
-            .map_err(|e| e.to_string())?;
-        info!(call_id = %id, agent = %key.login, %queue, "agent transferred the caller to a queue");
-        self.end_agent_leg(&call, "transferred by the agent");
-        self.close_peers_of(&call);
-        self.media.send(MediaCommand::Unbridge {
-            call_id: call.clone(),
-        });
-        if let Some(q) = self.calls.get_mut(&call).and_then(|c| c.queued.as_mut()) {
-            q.queue = queue;
-            q.holding = true;
-            q.agent = None;
-            q.answered = None;
-        }
-        self.play_hold(&call, None);
-        self.tell(
-            key,
-            json!({"type": "call", "call_id": id, "state": "transferred"}),
-        );
-        Ok(())
-    }
-
     /// The caller's call the agent is talking to (or wrapping up), or why not.
-    fn own_call(&self, key: &AgentKey, call_id: &str) -> Result<Bytes, String> {
+    pub(super) fn own_call(&self, key: &AgentKey, call_id: &str) -> Result<Bytes, String> {
         let state = self.acd.as_ref().and_then(|rt| rt.acd.agent_state(key));
         match state {
             Some(AgentState::OnCall { call }) if call == call_id => Ok(Bytes::from(call.clone())),
@@ -292,7 +245,7 @@ impl CallManager {
         }
     }
 
-    fn tell(&self, key: &AgentKey, event: Value) {
+    pub(super) fn tell(&self, key: &AgentKey, event: Value) {
         if let Some(rt) = &self.acd {
             rt.send(key, event);
         }

@@ -3,6 +3,7 @@
 //! both sides' events; it owns no sockets and does no I/O but sending on channels.
 
 pub mod agent_desk;
+pub mod agent_transfer;
 pub mod apps;
 pub mod flow_registry;
 pub mod ivr_session;

@@ -481,6 +481,7 @@ impl CallManager {
                 ended: false,
                 agent: Some(agent),
                 released: false,
+                requeue: None,
             },
         );
     }

@@ -36,6 +36,9 @@ pub(super) struct FarLeg {
     pub agent: Option<crate::acd::AgentKey>,
     /// Hotline ended this agent leg itself and keeps the caller (transfer, requeue).
     pub released: bool,
+    /// An agent's blind transfer to a number: the queue the caller goes back to, first in
+    /// line, if the number does not answer. `None` for a flow's transfer (its `on_error`).
+    pub requeue: Option<String>,
 }
 
 /// Where a transfer goes.
@@ -46,6 +49,17 @@ pub struct Target {
     /// The SIP profile to place the call on (the one that holds the trunk).
     pub profile: usize,
     pub credentials: Option<(String, String)>,
+}
+
+/// The trunk an agent's transfer to a number goes out through: the first one, in profile
+/// order, that has a proxy.
+pub fn agent_trunk(config: &Config) -> Option<String> {
+    config
+        .profiles
+        .iter()
+        .flat_map(|p| p.trunks.iter())
+        .find(|t| t.proxy.is_some())
+        .map(|t| t.name.clone())
 }
 
 /// Resolves a `transfer` node's target. With a trunk, `to` is a number (sent as
@@ -144,32 +158,42 @@ impl CallManager {
         if call.ended.is_some() {
             return;
         }
-        let target = match resolve(&self.config, call.profile, &to, trunk.as_deref()) {
-            Ok(t) => t,
-            Err(reason) => {
-                warn!(call_id = %text(&call_id), %reason, "transfer impossible");
-                self.to_session(&call_id, SessionInput::TransferDone { ok: false, reason });
-                return;
-            }
+        let placed = resolve(&self.config, call.profile, &to, trunk.as_deref())
+            .and_then(|target| self.place_far_leg(&call_id, target, None));
+        if let Err(reason) = placed {
+            warn!(call_id = %text(&call_id), %reason, "transfer impossible");
+            self.to_session(&call_id, SessionInput::TransferDone { ok: false, reason });
+        }
+    }
+
+    /// Dials `target` for the caller of `call_id` (B2BUA far leg). `requeue`: an agent's
+    /// transfer, which puts the caller back in that queue if nobody answers.
+    pub(super) fn place_far_leg(
+        &mut self,
+        call_id: &Bytes,
+        target: Target,
+        requeue: Option<String>,
+    ) -> Result<(), String> {
+        let caller = match self.calls.get(call_id) {
+            Some(c) => c.from.clone(),
+            None => return Err("the call has ended".into()),
         };
         let Some(sip) = self.sip.get(target.profile) else {
-            return;
+            return Err("the SIP profile of the trunk is not running".into());
         };
         self.next_leg += 1;
-        let leg_id = Bytes::from(format!("{}-xfer{}", text(&call_id), self.next_leg));
-        info!(call_id = %text(&call_id), far_leg = %text(&leg_id), uri = %target.uri, "transferring");
+        let leg_id = Bytes::from(format!("{}-xfer{}", text(call_id), self.next_leg));
+        info!(call_id = %text(call_id), far_leg = %text(&leg_id), uri = %target.uri, "transferring");
         let dial = Dial {
             call_id: leg_id.clone(),
             target: target.uri,
             next_hop: target.next_hop,
-            caller: call.from.clone(),
+            caller,
             ring_timeout: RING_TIMEOUT,
             credentials: target.credentials,
         };
         if sip.send(EndpointCommand::Dial(Box::new(dial))).is_err() {
-            let reason = "the SIP side is shutting down".to_string();
-            self.to_session(&call_id, SessionInput::TransferDone { ok: false, reason });
-            return;
+            return Err("the SIP side is shutting down".into());
         }
         self.far_legs.insert(
             leg_id.clone(),
@@ -182,11 +206,13 @@ impl CallManager {
                 ended: false,
                 agent: None,
                 released: false,
+                requeue,
             },
         );
-        if let Some(call) = self.calls.get_mut(&call_id) {
+        if let Some(call) = self.calls.get_mut(call_id) {
             call.far_leg = Some(leg_id);
         }
+        Ok(())
     }
 
     /// The far end answered: start its media and bridge it to the caller.
@@ -201,6 +227,7 @@ impl CallManager {
         leg.answered = true;
         leg.rtp_port = Some(local_rtp.port());
         let parent = leg.parent.clone();
+        let from_agent = leg.requeue.is_some();
         // The far leg runs no app of its own: it only carries the bridge.
         self.media.send(MediaCommand::Start {
             call_id: leg_id.clone(),
@@ -219,6 +246,14 @@ impl CallManager {
             call_id: parent.clone(),
             end: caller_end,
         });
+        if from_agent {
+            // The hold music stops looping; the number now talks to the caller.
+            if let Some(q) = self.calls.get_mut(&parent).and_then(|c| c.queued.as_mut()) {
+                q.holding = false;
+            }
+            info!(call_id = %text(&parent), "the number the agent transferred to answered");
+            return;
+        }
         self.to_session(
             &parent,
             SessionInput::TransferDone {
@@ -235,6 +270,13 @@ impl CallManager {
         };
         if leg.agent.is_some() {
             self.agent_leg_failed(leg, status, &reason);
+            return;
+        }
+        if let Some(queue) = leg.requeue {
+            if let Some(call) = self.calls.get_mut(&leg.parent) {
+                call.far_leg = None;
+            }
+            self.back_from_number(&leg.parent, &queue, &reason);
             return;
         }
         info!(call_id = %text(&leg.parent), %reason, "transfer failed; the flow goes on");

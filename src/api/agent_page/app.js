@@ -14,7 +14,7 @@ const T = {
     'd-wrong': '打错电话', 'd-other': '其他', online: '已连接', offline: '未连接', retry: '重连中',
     'logged-out': '已签出', available: '就绪', away: '示忙', ringing: '振铃', 'on-call': '通话中',
     'wrap-up': '话后处理', connected: '通话中', held: '保持中', ended: '已结束', media: '建立音频…',
-    queue: '队列', bad_login: '租户、工号或密码错误', callbacks: '待回拨', transfer: '转接到队列', transferred: '已转接',
+    queue: '队列', bad_login: '租户、工号或密码错误', callbacks: '待回拨', transfer: '转接', to_queue: '队列', to_agent: '坐席', to_number: '号码', transferred: '已转接',
   },
   en: {
     desk: 'Agent desk', signin: 'Agent sign-in', tenant: 'Tenant', login: 'Login', password: 'Password',
@@ -27,7 +27,7 @@ const T = {
     'd-wrong': 'Wrong number', 'd-other': 'Other', online: 'Connected', offline: 'Offline', retry: 'Reconnecting',
     'logged-out': 'Signed out', available: 'Available', away: 'Away', ringing: 'Ringing', 'on-call': 'On a call',
     'wrap-up': 'Wrap-up', connected: 'Talking', held: 'On hold', ended: 'Ended', media: 'Connecting audio…',
-    queue: 'Queue', bad_login: 'Wrong tenant, login or password', callbacks: 'Callbacks', transfer: 'Transfer to queue', transferred: 'Transferred',
+    queue: 'Queue', bad_login: 'Wrong tenant, login or password', callbacks: 'Callbacks', transfer: 'Transfer', to_queue: 'Queue', to_agent: 'Agent', to_number: 'Number', transferred: 'Transferred',
   },
 };
 
@@ -201,8 +201,10 @@ $('btn-mute').onclick = () => {
   render();
 };
 $('btn-transfer').onclick = () => {
-  const q = $('xfer-queue').value.trim();
-  if (S.call && q) send({ type: 'transfer', call_id: S.call.id, queue: q });
+  // Blind transfer: to a queue, an agent (login) or a number, as the select says.
+  const target = $('xfer-queue').value.trim();
+  const kind = $('xfer-kind').value;
+  if (S.call && target) send({ type: 'transfer', call_id: S.call.id, [kind]: target });
 };
 $('btn-keypad').onclick = () => { $('keypad').hidden = !$('keypad').hidden; };
 $('keypad').onclick = (e) => {

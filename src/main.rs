@@ -244,6 +244,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         region,
     );
     acd_rt.restore().await;
+    acd_rt.restore_stats().await;
     let tts = ivr.as_ref().map(|d| d.tts.clone());
     let manager = CallManager::new(cfg.clone(), media, ivr, commands.clone(), cdr_tx).with_acd(
         acd_rt,

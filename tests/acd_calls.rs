@@ -232,7 +232,7 @@ fn a_queued_caller_reaches_the_agents_desk_phone_and_both_hear_each_other() {
 }
 
 #[test]
-fn with_no_agent_signed_in_the_caller_takes_the_flows_fallback() {
+fn with_no_agent_signed_in_the_caller_takes_the_flows_fallback_and_stats_survive_kill_9() {
     let flows = TempDir::new("flows");
     std::fs::write(flows.path().join("queue-test.yaml"), FLOW).unwrap();
     let (mut server, _prompts) = server(flows.path());
@@ -256,15 +256,28 @@ fn with_no_agent_signed_in_the_caller_takes_the_flows_fallback() {
         path.contains("q(unavailable)>sorry"),
         &format!("nobody staffs the queue: fallback at once ({path})"),
     );
-    let (code, body) = http_get(server.http, "/api/v1/queues/stats").unwrap();
-    assert_eq!(code, 200);
-    let stats: Value = serde_json::from_str(&body).unwrap();
-    let support = stats
-        .as_array()
-        .and_then(|a| a.iter().find(|q| q["queue"] == "support"))
-        .unwrap_or_else(|| panic!("no support queue in {stats}"));
-    assert_eq!(support["today"]["offered"], 1, "{stats}");
-    assert_eq!(support["today"]["overflowed"], 1, "{stats}");
+    let support = |server: &Hotline| {
+        let (code, body) = http_get(server.http, "/api/v1/queues/stats").unwrap();
+        assert_eq!(code, 200);
+        let stats: Value = serde_json::from_str(&body).unwrap();
+        stats
+            .as_array()
+            .and_then(|a| a.iter().find(|q| q["queue"] == "support"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no support queue in {stats}"))
+    };
+    let before = support(&server);
+    assert_eq!(before["today"]["offered"], 1, "{before}");
+    assert_eq!(before["today"]["overflowed"], 1, "{before}");
+    assert_eq!(before["last_15_min"]["overflowed"], 1, "{before}");
+    // The node dies without warning; today's figures come back from the store.
+    server.kill9();
+    server.restart();
+    let after = support(&server);
+    assert_eq!(after["today"], before["today"], "{after}");
+    assert_eq!(after["last_15_min"], before["last_15_min"], "{after}");
+    let log = server.log_lines(&["queue statistics restored"]);
+    assert!(log.contains("restored=2"), "{log}");
 }
 
 #[test]

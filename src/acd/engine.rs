@@ -655,6 +655,31 @@ impl Acd {
 
     // ---- internals ----
 
+    /// Queue events since the last call, for the store: (tenant, queue, when, event).
+    pub fn take_unsaved_stats(&mut self) -> Vec<(String, String, Instant, QueueEvent)> {
+        let mut out = Vec::new();
+        for ((tenant, queue), q) in self.queues.iter_mut() {
+            for (at, ev) in q.log.take_unsaved() {
+                out.push((tenant.clone(), queue.clone(), at, ev));
+            }
+        }
+        out
+    }
+
+    /// A stored event of a queue, back after a restart; `false` if the queue is gone.
+    pub fn restore_stat(&mut self, tenant: &str, queue: &str, at: Instant, ev: QueueEvent) -> bool {
+        match self
+            .queues
+            .get_mut(&(tenant.to_string(), queue.to_string()))
+        {
+            Some(q) => {
+                q.log.restore(at, ev);
+                true
+            }
+            None => false,
+        }
+    }
+
     fn agent(&self, key: &AgentKey) -> Result<&Agent, AcdError> {
         self.agents
             .get(key)

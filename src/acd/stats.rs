@@ -1,5 +1,7 @@
 //! Queue statistics from an event log: rolling 15 minutes and today. The day's start is
 //! given by the caller (local midnight in the tenant's zone), so nothing here reads a clock.
+//! New events are also kept aside until the runtime takes them to the store, and the
+//! store's events of today come back with `restore` after a restart.
 
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -25,6 +27,32 @@ pub enum QueueEvent {
     },
 }
 
+impl QueueEvent {
+    /// As stored: a kind and, for the timed kinds, seconds.
+    pub fn to_row(self) -> (&'static str, Option<f64>) {
+        match self {
+            QueueEvent::Offered => ("offered", None),
+            QueueEvent::Answered { wait } => ("answered", Some(wait.as_secs_f64())),
+            QueueEvent::Abandoned { wait } => ("abandoned", Some(wait.as_secs_f64())),
+            QueueEvent::Overflowed => ("overflowed", None),
+            QueueEvent::Handled { time } => ("handled", Some(time.as_secs_f64())),
+        }
+    }
+
+    /// Back from the store; `None` for a kind this version does not know.
+    pub fn from_row(kind: &str, secs: Option<f64>) -> Option<QueueEvent> {
+        let d = || Duration::try_from_secs_f64(secs.unwrap_or(0.0).max(0.0)).unwrap_or_default();
+        Some(match kind {
+            "offered" => QueueEvent::Offered,
+            "answered" => QueueEvent::Answered { wait: d() },
+            "abandoned" => QueueEvent::Abandoned { wait: d() },
+            "overflowed" => QueueEvent::Overflowed,
+            "handled" => QueueEvent::Handled { time: d() },
+            _ => return None,
+        })
+    }
+}
+
 /// Figures over one period.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Period {
@@ -44,10 +72,27 @@ pub struct Period {
 #[derive(Default)]
 pub struct QueueLog {
     events: VecDeque<(Instant, QueueEvent)>,
+    /// Pushed since the runtime last took them to the store.
+    unsaved: Vec<(Instant, QueueEvent)>,
 }
 
 impl QueueLog {
     pub fn push(&mut self, at: Instant, ev: QueueEvent) {
+        self.unsaved.push((at, ev));
+        self.keep(at, ev);
+    }
+
+    /// An event read back from the store (not saved again). Restore in time order,
+    /// before new events arrive.
+    pub fn restore(&mut self, at: Instant, ev: QueueEvent) {
+        self.keep(at, ev);
+    }
+
+    pub fn take_unsaved(&mut self) -> Vec<(Instant, QueueEvent)> {
+        std::mem::take(&mut self.unsaved)
+    }
+
+    fn keep(&mut self, at: Instant, ev: QueueEvent) {
         while let Some((t, _)) = self.events.front() {
             if at.saturating_duration_since(*t) > KEEP {
                 self.events.pop_front();
@@ -126,5 +171,36 @@ mod tests {
         let late = log.period(t0 + s(45), s(20));
         assert_eq!((late.offered, late.answered), (1, 0));
         assert_eq!(late.asa_s, None);
+    }
+
+    #[test]
+    fn events_survive_the_round_trip_through_the_store_and_are_saved_once() {
+        let t0 = Instant::now();
+        let s = Duration::from_millis;
+        let evs = [
+            QueueEvent::Offered,
+            QueueEvent::Answered { wait: s(7250) },
+            QueueEvent::Abandoned { wait: s(30_000) },
+            QueueEvent::Overflowed,
+            QueueEvent::Handled { time: s(184_500) },
+        ];
+        let mut log = QueueLog::default();
+        for e in evs {
+            log.push(t0, e);
+        }
+        let unsaved = log.take_unsaved();
+        assert_eq!(unsaved.len(), 5);
+        assert!(log.take_unsaved().is_empty(), "taken once");
+        let mut back = QueueLog::default();
+        for (at, e) in unsaved {
+            let (kind, secs) = e.to_row();
+            back.restore(at, QueueEvent::from_row(kind, secs).unwrap());
+        }
+        assert!(
+            back.take_unsaved().is_empty(),
+            "restored events are not saved again"
+        );
+        assert_eq!(back.period(t0, s(20_000)), log.period(t0, s(20_000)));
+        assert_eq!(QueueEvent::from_row("transferred", None), None);
     }
 }

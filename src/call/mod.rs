@@ -8,6 +8,7 @@ pub mod apps;
 pub mod flow_registry;
 pub mod ivr_session;
 pub mod ivr_setup;
+pub mod queue_stats_store;
 pub mod queueing;
 pub mod transfer;
 pub mod webhook;
@@ -157,6 +158,10 @@ impl CallManager {
         let mut agents = self.agent_rx.take().unwrap_or(idle_agents);
         let (_keep_gw, idle_gw) = mpsc::unbounded_channel();
         let mut gateway = self.gateway_rx.take().unwrap_or(idle_gw);
+        // Waits and the rolling window move with the clock: the stats are republished
+        // every second even when no call comes or goes.
+        let mut stats_tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             if !sip_open && self.calls.is_empty() && self.far_legs.is_empty() {
                 break;
@@ -186,6 +191,7 @@ impl CallManager {
                 _ = sleep_until(self.acd_deadline()), if self.acd_deadline().is_some() => {
                     self.acd_timeout()
                 }
+                _ = stats_tick.tick(), if self.acd.is_some() => self.publish_stats(),
                 _ = tokio::time::sleep_until(wait), if deadline.is_some() => break,
             }
         }

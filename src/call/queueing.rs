@@ -191,7 +191,7 @@ fn info_dialect(r: &Option<crate::region::Region>) -> Option<&'static str> {
 }
 
 /// Local midnight in Shanghai (the default business zone) as an `Instant`.
-fn day_start(now: Instant) -> Instant {
+pub(super) fn day_start(now: Instant) -> Instant {
     let tz = chrono_tz::Asia::Shanghai;
     let wall = Utc::now().with_timezone(&tz);
     let midnight = wall
@@ -401,6 +401,14 @@ impl CallManager {
                 }
             }
         }
+        self.publish_stats();
+        if let Some(rt) = self.acd.as_mut() {
+            rt.save_stats();
+        }
+    }
+
+    /// The figures `GET /api/v1/queues/stats` serves.
+    pub(super) fn publish_stats(&mut self) {
         if let Some(rt) = &self.acd {
             let now = Instant::now();
             rt.stats.send_replace(rt.acd.stats(now, day_start(now)));

@@ -9,6 +9,7 @@ pub mod agents_cli;
 mod cdr;
 pub mod cli;
 mod db;
+mod queue_events;
 mod since;
 pub mod writer;
 
@@ -21,5 +22,6 @@ pub use cdr::{
     format_time, seconds_rounded_up,
 };
 pub use db::{Backend, DB_FILE, INTERRUPTED_CAUSE, MAX_IVR_PATH, Store, StoreError};
+pub use queue_events::QueueEventRow;
 pub use since::{TIME_FORMS, TimeSpec, TimeSpecError};
 pub use writer::WriterConfig;

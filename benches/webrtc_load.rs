@@ -30,12 +30,36 @@ const FLOW: &str = "flow: load\nlanguage: en\nstart: q\nnodes:\n  q:\n    enqueu
 const CALL_SECS: u64 = 60;
 
 fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat_ticks(&format!("/proc/{pid}/stat"))
+}
+
+/// utime + stime of a /proc stat file.
+fn stat_ticks(path: &str) -> u64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // Fields after the command name (which may hold spaces): utime is 14th, stime 15th.
     let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
     let f: Vec<&str> = rest.split_whitespace().collect();
     f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
         + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+}
+
+/// CPU ticks of the gateway thread ("webrtc") and of the media workers ("media-N").
+fn thread_ticks(pid: u32) -> (u64, u64) {
+    let (mut gateway, mut media) = (0, 0);
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return (0, 0);
+    };
+    for task in dir.flatten() {
+        let p = task.path();
+        let comm = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
+        let ticks = stat_ticks(&p.join("stat").display().to_string());
+        match comm.trim() {
+            "webrtc" => gateway += ticks,
+            c if c.starts_with("media-") => media += ticks,
+            _ => {}
+        }
+    }
+    (gateway, media)
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -136,10 +160,12 @@ fn main() {
     eprintln!("all {legs} calls bridged to WebRTC; measuring 20 s…");
     let pid = server.pid();
     let hz = 100.0; // USER_HZ on Linux
-    let (t0, c0) = (Instant::now(), cpu_ticks(pid));
+    let (t0, c0, (g0, m0)) = (Instant::now(), cpu_ticks(pid), thread_ticks(pid));
     std::thread::sleep(Duration::from_secs(20));
-    let (t1, c1) = (Instant::now(), cpu_ticks(pid));
-    let cpu_pct = (c1 - c0) as f64 / hz / (t1 - t0).as_secs_f64() * 100.0;
+    let (t1, c1, (g1, m1)) = (Instant::now(), cpu_ticks(pid), thread_ticks(pid));
+    let pct = |ticks: u64| ticks as f64 / hz / (t1 - t0).as_secs_f64() * 100.0;
+    let cpu_pct = pct(c1 - c0);
+    let (gateway_pct, media_pct) = (pct(g1 - g0), pct(m1 - m0));
     let received: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap_or(0)).collect();
     let run = sipp.finish(Duration::from_secs(CALL_SECS + 60));
     let mut s = setups.lock().unwrap().clone();
@@ -156,6 +182,11 @@ fn main() {
     println!(
         "  Hotline CPU          {cpu_pct:.1} % of a core = {:.3} % per call",
         cpu_pct / legs as f64
+    );
+    println!(
+        "    of which the WebRTC gateway thread {gateway_pct:.1} % ({:.3} % per call), media workers {media_pct:.1} % ({:.3} % per call)",
+        gateway_pct / legs as f64,
+        media_pct / legs as f64
     );
     println!(
         "  WebRTC setup (offer → DTLS done)  median {:.1} ms, p95 {p95:.1} ms over {} legs",

@@ -5,15 +5,17 @@
 //! Each peer's other side is a media bridge end: every 20 ms the gateway writes the frame
 //! the bridge brings and hands on the frames the browser sent.
 
+use super::outbox::Outbox;
 use super::peer::{Peer, PeerId};
 use crate::media::bridge::BridgeEnd;
+use crate::media::worker::batch_recv::{BATCH, RecvBatch, enable_timestamps};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use str0m::Input;
 use str0m::net::{Protocol, Receive};
 use tokio::sync::{mpsc as tmpsc, oneshot};
@@ -22,6 +24,8 @@ use tracing::{debug, info, warn};
 const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
 const TICK: Duration = Duration::from_millis(20);
+/// `recvmmsg` calls per read (16 datagrams each): 1024 datagrams, two ticks of 500 legs.
+const MAX_BATCHES: usize = 64;
 /// A peer that has not connected (ICE + DTLS) within this long is given up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -119,11 +123,12 @@ pub fn start(
         peers: HashMap::new(),
         by_source: HashMap::new(),
         next_id: 0,
-        buf: vec![0; 2048],
+        batch: Some(Box::new(RecvBatch::new())),
+        outbox: Outbox::default(),
+        readiness: false,
     };
-    gw.poll
-        .registry()
-        .register(&mut gw.socket, SOCKET, Interest::READABLE)?;
+    // Arrival stamps: audio read at the tick still reaches str0m with its true time.
+    enable_timestamps(&gw.socket)?;
     std::thread::Builder::new()
         .name("webrtc".into())
         .spawn(move || gw.run())?;
@@ -142,7 +147,12 @@ struct Gateway {
     /// matched: asking every peer for every packet costs O(peers) per packet.
     by_source: HashMap<SocketAddr, PeerId>,
     next_id: u64,
-    buf: Vec<u8>,
+    /// Taken out while a batch is handed to the peers.
+    batch: Option<Box<RecvBatch>>,
+    outbox: Outbox,
+    /// The socket wakes the loop only while a peer is still connecting (ICE and DTLS want
+    /// answers at once); connected peers' audio is read at the 20 ms tick, in batches.
+    readiness: bool,
 }
 
 impl Gateway {
@@ -150,10 +160,15 @@ impl Gateway {
         let mut events = Events::with_capacity(256);
         let mut next_tick = Instant::now() + TICK;
         loop {
+            self.watch_socket();
             let now = Instant::now();
+            // Connected peers' timers (RTCP, consent checks) are served at the tick: waking
+            // for each of hundreds of staggered str0m timeouts costs a context switch each.
+            // Connecting peers' handshakes keep their exact timers.
             let deadline = self
                 .peers
                 .values()
+                .filter(|p| !p.is_connected())
                 .filter_map(|p| p.timeout())
                 .chain([next_tick])
                 .min()
@@ -166,10 +181,8 @@ impl Gateway {
             {
                 warn!(error = %e, "WebRTC poll failed");
             }
-            for ev in events.iter() {
-                if ev.token() == SOCKET {
-                    self.read_all();
-                }
+            if events.iter().any(|ev| ev.token() == SOCKET) {
+                self.read_all();
             }
             loop {
                 match self.rx.try_recv() {
@@ -179,20 +192,14 @@ impl Gateway {
                 }
             }
             let now = Instant::now();
-            let due: Vec<PeerId> = self
-                .peers
-                .iter()
-                .filter(|(_, p)| p.timeout().is_some_and(|t| t <= now))
-                .map(|(id, _)| *id)
-                .collect();
-            for id in due {
-                self.input(id, Input::Timeout(now));
-            }
             if now >= next_tick {
+                if !self.readiness {
+                    self.read_all();
+                }
                 let ids: Vec<PeerId> = self.peers.keys().copied().collect();
                 for id in ids {
                     let result = match self.peers.get_mut(&id) {
-                        Some(p) => p.tick(now, &self.socket),
+                        Some(p) => p.tick(now, &mut self.outbox),
                         None => continue,
                     };
                     self.after(id, result);
@@ -202,64 +209,106 @@ impl Gateway {
                     next_tick = now + TICK;
                 }
             }
+            let due: Vec<PeerId> = self
+                .peers
+                .iter()
+                .filter(|(_, p)| p.timeout().is_some_and(|t| t <= now))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in due {
+                self.input(id, Input::Timeout(now));
+            }
+            self.outbox.flush(&self.socket);
+            let dropped = self.outbox.take_dropped();
+            if dropped > 0 {
+                debug!(dropped, "WebRTC datagrams the kernel did not take");
+            }
         }
     }
 
+    /// Readiness on while any peer is connecting, off once all are (see `readiness`).
+    fn watch_socket(&mut self) {
+        let want = self.peers.values().any(|p| !p.is_connected());
+        if want == self.readiness {
+            return;
+        }
+        let registry = self.poll.registry();
+        let result = if want {
+            registry.register(&mut self.socket, SOCKET, Interest::READABLE)
+        } else {
+            registry.deregister(&mut self.socket)
+        };
+        match result {
+            Ok(()) => self.readiness = want,
+            Err(e) => warn!(error = %e, "WebRTC socket readiness not changed"),
+        }
+    }
+
+    /// Everything queued on the socket, a batch per `recvmmsg` (bounded per call).
     fn read_all(&mut self) {
-        loop {
-            let (n, source) = match self.socket.recv_from(&mut self.buf) {
-                Ok(r) => r,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+        let Some(mut batch) = self.batch.take() else {
+            return;
+        };
+        batch.set_clock(Instant::now(), SystemTime::now());
+        for _ in 0..MAX_BATCHES {
+            let n = match batch.recv(&self.socket) {
+                Ok(0) => break,
+                Ok(n) => n,
                 Err(e) => {
                     debug!(error = %e, "WebRTC receive failed");
-                    return;
+                    break;
                 }
             };
-            let now = Instant::now();
-            let Ok(contents) = self.buf[..n].try_into() else {
-                continue;
-            };
-            let input = Input::Receive(
-                now,
-                Receive {
-                    proto: Protocol::Udp,
-                    source,
-                    destination: self.local,
-                    contents,
-                },
-            );
-            let cached = self
-                .by_source
-                .get(&source)
-                .copied()
-                .filter(|id| self.peers.get(id).is_some_and(|p| p.rtc.accepts(&input)));
-            let owner = cached.or_else(|| {
-                let found = self
-                    .peers
-                    .iter()
-                    .find(|(_, p)| p.rtc.accepts(&input))
-                    .map(|(id, _)| *id);
-                if let Some(id) = found {
-                    self.by_source.insert(source, id);
+            for i in 0..n {
+                if let Some(d) = batch.get(i) {
+                    self.receive(d.data, d.from, d.arrival);
                 }
-                found
-            });
-            match owner {
-                Some(id) => {
-                    let result = match self.peers.get_mut(&id) {
-                        Some(p) => p.handle(input, &self.socket),
-                        None => continue,
-                    };
-                    self.after(id, result);
-                }
-                None => debug!(%source, "datagram for no WebRTC peer"),
             }
+            if n < BATCH {
+                break;
+            }
+        }
+        self.batch = Some(batch);
+    }
+
+    fn receive(&mut self, data: &[u8], source: SocketAddr, arrival: Instant) {
+        let Ok(contents) = data.try_into() else {
+            return;
+        };
+        let input = Input::Receive(
+            arrival,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.local,
+                contents,
+            },
+        );
+        let cached = self
+            .by_source
+            .get(&source)
+            .copied()
+            .filter(|id| self.peers.get(id).is_some_and(|p| p.rtc.accepts(&input)));
+        let owner = cached.or_else(|| {
+            let found = self
+                .peers
+                .iter()
+                .find(|(_, p)| p.rtc.accepts(&input))
+                .map(|(id, _)| *id);
+            if let Some(id) = found {
+                self.by_source.insert(source, id);
+            }
+            found
+        });
+        match owner {
+            Some(id) => self.input(id, input),
+            None => debug!(%source, "datagram for no WebRTC peer"),
         }
     }
 
     fn input(&mut self, id: PeerId, input: Input<'_>) {
         let result = match self.peers.get_mut(&id) {
-            Some(p) => p.handle(input, &self.socket),
+            Some(p) => p.handle(input, &mut self.outbox),
             None => return,
         };
         self.after(id, result);

@@ -2,6 +2,7 @@
 //! gateway thread running many str0m peers (sans-IO) on one UDP socket.
 
 pub mod gateway;
+mod outbox;
 pub mod peer;
 
 pub use gateway::{GatewayEvent, GatewayHandle, WebrtcError, start};

@@ -4,11 +4,11 @@
 //! a browser that takes Opus alone costs a transcoder (`media::opus`).
 
 use super::gateway::WebrtcError;
+use super::outbox::Outbox;
 use crate::media::bridge::{BridgeEnd, FRAME, Frame};
 use crate::media::g711;
 use crate::media::opus::{OpusTranscoder, TICKS_PER_FRAME};
 use crate::sdp::Codec as G711;
-use mio::net::UdpSocket;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -16,7 +16,6 @@ use str0m::change::SdpOffer;
 use str0m::format::Codec;
 use str0m::media::{Frequency, MediaKind, MediaTime, Mid};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
-use tracing::debug;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerId(pub u64);
@@ -137,13 +136,13 @@ impl Peer {
     }
 
     /// One input (a datagram or a timeout), then everything it caused.
-    pub fn handle(&mut self, input: Input<'_>, socket: &UdpSocket) -> Result<(), String> {
+    pub fn handle(&mut self, input: Input<'_>, out: &mut Outbox) -> Result<(), String> {
         self.rtc.handle_input(input).map_err(|e| e.to_string())?;
-        self.drain(socket)
+        self.drain(out)
     }
 
     /// Sends this 20 ms of the call to the browser.
-    pub fn tick(&mut self, now: Instant, socket: &UdpSocket) -> Result<(), String> {
+    pub fn tick(&mut self, now: Instant, out: &mut Outbox) -> Result<(), String> {
         let (Some(mid), Some((pt, codec)), true) = (self.mid, self.send, self.connected) else {
             // Keep the bridge drained so the call side never backs up.
             let _ = self.bridge.recv();
@@ -171,21 +170,17 @@ impl Peer {
         if let Some(w) = self.rtc.writer(mid) {
             w.write(pt, now, time, payload).map_err(|e| e.to_string())?;
         }
-        self.drain(socket)
+        self.drain(out)
     }
 
-    fn drain(&mut self, socket: &UdpSocket) -> Result<(), String> {
+    fn drain(&mut self, out: &mut Outbox) -> Result<(), String> {
         loop {
             match self.rtc.poll_output().map_err(|e| e.to_string())? {
                 Output::Timeout(t) => {
                     self.next_timeout = Some(t);
                     return Ok(());
                 }
-                Output::Transmit(t) => {
-                    if let Err(e) = socket.send_to(&t.contents, t.destination) {
-                        debug!(dest = %t.destination, error = %e, "WebRTC send failed");
-                    }
-                }
+                Output::Transmit(t) => out.push(t.destination, t.contents.into()),
                 Output::Event(e) => self.event(e),
             }
         }

@@ -6,7 +6,7 @@
 //! over a channel (with a mio `Waker`), events go out over a tokio channel to the SIP side.
 //! A call is pinned to one worker by a hash of its Call-ID: no locks between workers.
 
-mod batch_recv;
+pub(crate) mod batch_recv;
 mod leg;
 mod remote;
 

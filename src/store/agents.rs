@@ -118,6 +118,9 @@ pub fn hash_password(password: &str) -> Result<String, StoreError> {
 }
 
 /// Whether `password` matches a stored hash; a malformed hash never matches.
+/// Password checks in the server run one at a time (see `check_agent_login`).
+static ARGON2_SLOT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 pub fn verify_password(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash)
         .map(|h| {
@@ -292,14 +295,17 @@ impl Store {
         .bind(login.to_string())
         .fetch_optional(&self.pool)
         .await?;
+        // Argon2 takes tens of milliseconds and 19 MiB: off the async workers, and one at a
+        // time, so a shift signing in at once (hundreds of agents) neither starves calls of
+        // CPU nor takes gigabytes; the sign-ins queue instead.
+        let _slot = ARGON2_SLOT.acquire().await;
         let Some(row) = row else {
             // Same work as a real check, so timing does not reveal which logins exist.
-            let _ = hash_password("timing-equaliser");
+            let _ = tokio::task::spawn_blocking(|| hash_password("timing-equaliser")).await;
             return Ok(None);
         };
         let hash: String = row.try_get("password_hash")?;
         let pw = password.to_string();
-        // Argon2 takes tens of milliseconds: keep it off the async workers.
         let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &pw))
             .await
             .unwrap_or(false);

@@ -20,6 +20,42 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerId(pub u64);
 
+/// Tells an Opus browser (RFC 7587 `maxplaybackrate`, `sprop-maxcapturerate`) that this
+/// leg plays and captures at 8 kHz — the call behind it is G.711 — so the browser encodes
+/// narrowband, which is cheaper for us to decode and carries all the call has anyway.
+/// str0m has no field for these parameters, so they are added to its answer's fmtp line.
+fn narrowband_opus(sdp: &str) -> String {
+    let pt = sdp.lines().find_map(|l| {
+        let rest = l.strip_prefix("a=rtpmap:")?;
+        let (pt, codec) = rest.split_once(' ')?;
+        codec
+            .to_ascii_lowercase()
+            .starts_with("opus/")
+            .then(|| pt.to_string())
+    });
+    let Some(pt) = pt else {
+        return sdp.to_string();
+    };
+    const HINT: &str = "maxplaybackrate=8000;sprop-maxcapturerate=8000";
+    let fmtp = format!("a=fmtp:{pt} ");
+    let mut out = String::with_capacity(sdp.len() + 64);
+    let mut added = false;
+    for line in sdp.split_inclusive("\r\n") {
+        let body = line.trim_end_matches("\r\n");
+        if !added && body.starts_with(&fmtp) {
+            out.push_str(&format!("{body};{HINT}\r\n"));
+            added = true;
+        } else {
+            out.push_str(line);
+            if !added && body.starts_with(&format!("a=rtpmap:{pt} ")) && !sdp.contains(&fmtp) {
+                out.push_str(&format!("{fmtp}{HINT}\r\n"));
+                added = true;
+            }
+        }
+    }
+    out
+}
+
 /// What the browser leg carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LegCodec {
@@ -80,7 +116,7 @@ impl Peer {
             .sdp_api()
             .accept_offer(offer)
             .map_err(|e| WebrtcError::Refused(e.to_string()))?;
-        let sdp = answer.to_sdp_string();
+        let sdp = narrowband_opus(&answer.to_sdp_string());
         let has_audio = sdp.contains("m=audio")
             && (sdp.contains("PCMA/") || sdp.contains("PCMU/") || sdp.contains("opus/"));
         if !has_audio {
@@ -262,5 +298,35 @@ impl Peer {
                 .find(|(_, c)| *c == want)
                 .map(|(pt, _)| (*pt, ours))
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::narrowband_opus;
+
+    #[test]
+    fn the_opus_fmtp_line_gets_the_narrowband_hint_and_nothing_else_changes() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 8\r\na=rtpmap:111 opus/48000/2\r\n\
+                   a=fmtp:111 minptime=10;useinbandfec=1\r\na=rtpmap:8 PCMA/8000\r\n";
+        let out = narrowband_opus(sdp);
+        assert_eq!(
+            out,
+            sdp.replace(
+                "useinbandfec=1\r\n",
+                "useinbandfec=1;maxplaybackrate=8000;sprop-maxcapturerate=8000\r\n"
+            )
+        );
+        let no_fmtp =
+            "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=sendrecv\r\n";
+        assert!(
+            narrowband_opus(no_fmtp).contains(
+                "opus/48000/2\r\na=fmtp:111 maxplaybackrate=8000;sprop-maxcapturerate=8000\r\na=sendrecv"
+            ),
+            "{}",
+            narrowband_opus(no_fmtp)
+        );
+        let g711 = "m=audio 9 UDP/TLS/RTP/SAVPF 8\r\na=rtpmap:8 PCMA/8000\r\n";
+        assert_eq!(narrowband_opus(g711), g711);
     }
 }

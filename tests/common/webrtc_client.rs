@@ -31,9 +31,16 @@ struct BrowserOpus {
 }
 
 impl BrowserOpus {
-    fn new() -> BrowserOpus {
+    /// `narrowband`: the answer said `maxplaybackrate=8000`, which Chrome turns into the
+    /// encoder's maximum bandwidth.
+    fn new(narrowband: bool) -> BrowserOpus {
+        let mut enc =
+            opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
+        if narrowband {
+            enc.set_max_bandwidth(opus::Bandwidth::Narrowband).unwrap();
+        }
         BrowserOpus {
-            enc: opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap(),
+            enc,
             dec: opus::Decoder::new(48_000, opus::Channels::Mono).unwrap(),
             pcm48: vec![0; 5760],
             looped: None,
@@ -60,6 +67,8 @@ pub struct Client {
     pub decode: bool,
     /// For load runs: Opus packets come from one pre-encoded second of the tone.
     pub loop_opus: bool,
+    /// The answer asked for narrowband Opus (RFC 7587 maxplaybackrate).
+    narrowband: bool,
 }
 
 impl Client {
@@ -102,12 +111,14 @@ impl Client {
                 opus: None,
                 decode: true,
                 loop_opus: false,
+                narrowband: false,
             },
             sdp,
         )
     }
 
     pub fn accept_answer(&mut self, answer: &str) {
+        self.narrowband = answer.contains("maxplaybackrate=8000");
         let answer = SdpAnswer::from_sdp_string(answer).expect("the gateway's answer parses");
         let pending = self.pending.take().expect("an offer is pending");
         self.rtc
@@ -170,7 +181,10 @@ impl Client {
             })
             .collect();
         let (data, time) = if codec == Codec::Opus {
-            let o = self.opus.get_or_insert_with(BrowserOpus::new);
+            let narrowband = self.narrowband;
+            let o = self
+                .opus
+                .get_or_insert_with(|| BrowserOpus::new(narrowband));
             let data = if self.loop_opus {
                 if o.looped.as_ref().is_none_or(|(t, _)| *t != tone) {
                     let packets = (0..50u64)
@@ -245,7 +259,10 @@ impl Client {
                     if d.params.spec().codec == Codec::Opus {
                         // Heard at 48 kHz as a browser hears it; kept at 8 kHz for the
                         // tests' analysis (Opus from an 8 kHz source has nothing above 4 kHz).
-                        let o = self.opus.get_or_insert_with(BrowserOpus::new);
+                        let narrowband = self.narrowband;
+                        let o = self
+                            .opus
+                            .get_or_insert_with(|| BrowserOpus::new(narrowband));
                         let n = o
                             .dec
                             .decode(&d.data, &mut o.pcm48, false)

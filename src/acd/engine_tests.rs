@@ -1,7 +1,7 @@
 //! The engine with fake time: strategies, steps, priorities, failures, and a busy hour.
 
 use super::*;
-use crate::acd::config::Step;
+use crate::acd::config::{SkillReq, Step, Strategy};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 fn s(n: u64) -> Duration {

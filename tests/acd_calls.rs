@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::agents::{AgentWs, add_agent};
+use common::agents::{AgentWs, add_agent, wait_registered};
 use common::audio::{PcapWriter, align, closed_wav, envelope, read_wav, rms, ulaw_encode};
 use common::baresip::{Baresip, speech_wav};
 use common::{
@@ -65,23 +65,6 @@ fn server(flows: &Path) -> (Hotline, TempDir) {
         ..Opts::default()
     });
     (server, prompts)
-}
-
-fn wait_registered(server: &Hotline) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        if let Ok((200, body)) = http_get(server.http, "/api/v1/health") {
-            let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            if v["profiles"][0]["registrations"].as_u64().unwrap_or(0) > 0 {
-                return;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!(
-        "the agent's phone did not register; log:\n{}",
-        server.log_tail(40)
-    );
 }
 
 fn voice(secs: f64) -> Vec<i16> {

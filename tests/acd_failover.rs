@@ -88,10 +88,6 @@ fn a_tab_closed_mid_call_puts_the_caller_back_at_the_head_for_the_next_agent() {
 
     // The caller was never dropped: it hangs up itself at 50 s.
     assert_sipp_succeeded(&caller.finish(Duration::from_secs(60)), 1);
-    let calls = server.calls();
-    let cdr = calls
-        .iter()
-        .find(|c| text(c, "call_id") == call_id)
-        .expect("the CDR");
+    let cdr = &server.cdr_of(&call_id);
     assert_eq!(text(cdr, "hangup_cause"), "caller hung up (BYE)", "{cdr}");
 }

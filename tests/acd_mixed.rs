@@ -19,12 +19,13 @@
 
 mod common;
 
-use common::agents::{AgentWs, add_agent_with_skills};
+use common::agents::{AgentWs, add_agent_with_skills, wait_registered};
 use common::audio::{PcapWriter, align, closed_wav, envelope, read_wav, rms, ulaw_encode};
 use common::baresip::{Baresip, speech_wav};
+use common::softphone::{require_browser, softphone_dir};
 use common::{
-    Hotline, Opts, Sipp, SippRun, TempDir, assert_sipp_succeeded, http_get, scenario,
-    sipp_dir_with_pcaps, sipp_media_port, text,
+    Hotline, Opts, Sipp, SippRun, TempDir, assert_sipp_succeeded, scenario, sipp_dir_with_pcaps,
+    sipp_media_port, text,
 };
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
@@ -75,25 +76,6 @@ ring_timeout_s = 15
 announce_every_s = 0
 wrap_up_s = 120
 "#;
-
-fn softphone_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/softphone")
-}
-
-/// Node, Chromium and playwright-core are installed by scripts/install-deps.sh test.
-fn require_browser() {
-    common::require_binary("node");
-    assert!(
-        Path::new("/usr/bin/chromium").exists(),
-        "/usr/bin/chromium is missing: run scripts/install-deps.sh test (package chromium)"
-    );
-    assert!(
-        softphone_dir()
-            .join("node_modules/playwright-core")
-            .is_dir(),
-        "playwright-core is missing: run scripts/install-deps.sh test (npm ci in tests/softphone)"
-    );
-}
 
 /// The Chromium of tests/softphone/two_agents.mjs, one command at a time; killed on drop.
 struct Browser {
@@ -207,23 +189,6 @@ impl Drop for Browser {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn wait_registered(server: &Hotline) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        if let Ok((200, body)) = http_get(server.http, "/api/v1/health") {
-            let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            if v["profiles"][0]["registrations"].as_u64().unwrap_or(0) > 0 {
-                return;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!(
-        "the agent's phone did not register; log:\n{}",
-        server.log_tail(40)
-    );
 }
 
 /// How a SIPp caller ends its call.

@@ -121,11 +121,7 @@ fn a_transfer_to_a_named_agent_rings_them_though_another_is_idle_longer() {
     );
 
     assert_sipp_succeeded(&call.finish(Duration::from_secs(30)), 1);
-    let calls = server.calls();
-    let cdr = calls
-        .iter()
-        .find(|c| text(c, "call_id") == call_id)
-        .expect("the CDR");
+    let cdr = &server.cdr_of(&call_id);
     assert_eq!(text(cdr, "agent"), "cai", "{cdr}");
     assert_eq!(text(cdr, "hangup_cause"), "caller hung up (BYE)", "{cdr}");
 }
@@ -168,11 +164,7 @@ fn a_transfer_to_a_number_bridges_the_caller_to_it_and_the_agent_wraps_up() {
     assert_sipp_succeeded(&callee.finish(Duration::from_secs(20)), 1);
     let log = server.log_lines(&["transferred-to", "number the agent transferred to"]);
     assert!(log.contains("answered"), "{log}");
-    let calls = server.calls();
-    let cdr = calls
-        .iter()
-        .find(|c| text(c, "call_id") == call_id)
-        .expect("the CDR");
+    let cdr = &server.cdr_of(&call_id);
     assert_eq!(text(cdr, "agent"), "ann", "the agent who handled it: {cdr}");
     assert_eq!(text(cdr, "hangup_cause"), "caller hung up (BYE)", "{cdr}");
 }
@@ -211,10 +203,6 @@ fn a_busy_number_puts_the_caller_back_first_in_line_for_the_next_agent() {
     let log = server.log_lines(&["did not answer"]);
     assert!(log.contains("back first in the queue"), "{log}");
     assert_sipp_succeeded(&call.finish(Duration::from_secs(30)), 1);
-    let calls = server.calls();
-    let cdr = calls
-        .iter()
-        .find(|c| text(c, "call_id") == call_id)
-        .expect("the CDR");
+    let cdr = &server.cdr_of(&call_id);
     assert_eq!(text(cdr, "agent"), "ben", "{cdr}");
 }

@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::softphone::{require_browser, softphone_dir};
+
 use common::agents::add_agent;
 use common::audio::{PcapWriter, align, closed_wav, envelope, read_wav, ulaw_encode};
 use common::baresip::speech_wav;
@@ -40,25 +42,6 @@ nodes:
   bye:
     hangup: no agent
 "#;
-
-fn softphone_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/softphone")
-}
-
-/// Node, Chromium and playwright-core are installed by scripts/install-deps.sh test.
-fn require_browser() {
-    common::require_binary("node");
-    assert!(
-        Path::new("/usr/bin/chromium").exists(),
-        "/usr/bin/chromium is missing: run scripts/install-deps.sh test (package chromium)"
-    );
-    assert!(
-        softphone_dir()
-            .join("node_modules/playwright-core")
-            .is_dir(),
-        "playwright-core is missing: run scripts/install-deps.sh test (npm ci in tests/softphone)"
-    );
-}
 
 fn caller(server: &Hotline, secs: f64) {
     let dir = sipp_dir_with_pcaps();

@@ -328,6 +328,22 @@ impl Acd {
         info: CallerInfo,
         now: Instant,
     ) -> Result<(), AcdError> {
+        self.admit(call, tenant, queue, info, false, None, now)
+    }
+
+    /// Puts a caller in a queue: as a new arrival, or first in line (`head`), or for one
+    /// agent (`directed`, a transfer by name).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn admit(
+        &mut self,
+        call: &str,
+        tenant: &str,
+        queue: &str,
+        info: CallerInfo,
+        head: bool,
+        directed: Option<AgentKey>,
+        now: Instant,
+    ) -> Result<(), AcdError> {
         if self.waiting.contains_key(call) || self.connected.contains_key(call) {
             return Err(AcdError::DuplicateCall(call.into()));
         }
@@ -346,12 +362,12 @@ impl Acd {
                 info,
                 enqueued: now,
                 first: now,
-                head: false,
+                head,
                 ringing: Vec::new(),
                 refused: HashSet::new(),
                 next_announce: (every > 0).then(|| now + Duration::from_secs(every)),
                 next_step: None,
-                directed: None,
+                directed,
             },
         );
         self.route(now);

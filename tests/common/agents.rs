@@ -159,3 +159,21 @@ impl AgentWs {
         None
     }
 }
+
+/// Waits (bounded) until the first SIP profile has a registered phone.
+pub fn wait_registered(server: &Hotline) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if let Ok((200, body)) = super::http_get(server.http, "/api/v1/health") {
+            let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            if v["profiles"][0]["registrations"].as_u64().unwrap_or(0) > 0 {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!(
+        "the agent's phone did not register; log:\n{}",
+        server.log_tail(40)
+    );
+}

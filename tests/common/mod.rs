@@ -13,6 +13,7 @@ pub mod baresip;
 pub mod orders;
 mod server;
 mod sipp;
+pub mod softphone;
 pub mod webrtc_client;
 
 // Each test binary uses its own part of the harness.

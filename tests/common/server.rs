@@ -372,6 +372,16 @@ impl Hotline {
         self.wait_ready();
     }
 
+    /// The CDR of `call_id`; panics, showing every CDR, when there is none.
+    pub fn cdr_of(&self, call_id: &str) -> Value {
+        let calls = self.calls();
+        calls
+            .iter()
+            .find(|c| text(c, "call_id") == call_id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no CDR for {call_id}:\n{}", show_calls(&calls)))
+    }
+
     /// Every CDR, newest first, as `hotline calls list --json` prints them (works whether
     /// or not the server runs). Panics with the command's stderr if it fails.
     pub fn calls(&self) -> Vec<Value> {

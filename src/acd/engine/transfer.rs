@@ -3,11 +3,9 @@
 //! (A transfer to a number leaves the ACD: the runtime places that call, and puts the
 //! caller back with `requeue_at_head` if it is not answered.)
 
-use super::{Acd, AcdError, AgentKey, CallerInfo, Waiting};
+use super::{Acd, AcdError, AgentKey, CallerInfo};
 use crate::acd::agent::AgentState;
-use crate::acd::stats::QueueEvent;
-use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TransferTo<'a> {
@@ -60,8 +58,7 @@ impl Acd {
         let info = c.info.clone();
         self.call_ended(call, now);
         let head = directed.is_some();
-        self.wait_again(call, &tenant, &queue, info, head, directed, now);
-        Ok(())
+        self.admit(call, &tenant, &queue, info, head, directed, now)
     }
 
     /// The caller is back from somewhere the ACD does not route (a transfer to a number
@@ -74,58 +71,7 @@ impl Acd {
         info: CallerInfo,
         now: Instant,
     ) -> Result<(), AcdError> {
-        if self.waiting.contains_key(call) || self.connected.contains_key(call) {
-            return Err(AcdError::DuplicateCall(call.into()));
-        }
-        if !self
-            .queues
-            .contains_key(&(tenant.to_string(), queue.to_string()))
-        {
-            return Err(AcdError::NoQueue {
-                tenant: tenant.into(),
-                queue: queue.into(),
-            });
-        }
-        self.wait_again(call, tenant, queue, info, true, None, now);
-        Ok(())
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn wait_again(
-        &mut self,
-        call: &str,
-        tenant: &str,
-        queue: &str,
-        info: CallerInfo,
-        head: bool,
-        directed: Option<AgentKey>,
-        now: Instant,
-    ) {
-        let key = (tenant.to_string(), queue.to_string());
-        let every = match self.queues.get_mut(&key) {
-            Some(q) => {
-                q.log.push(now, QueueEvent::Offered);
-                q.cfg.announce_every_s
-            }
-            None => 0,
-        };
-        self.waiting.insert(
-            call.into(),
-            Waiting {
-                tenant: tenant.into(),
-                queue: queue.into(),
-                info,
-                enqueued: now,
-                first: now,
-                head,
-                ringing: Vec::new(),
-                refused: HashSet::new(),
-                next_announce: (every > 0).then(|| now + Duration::from_secs(every)),
-                next_step: None,
-                directed,
-            },
-        );
-        self.route(now);
+        self.admit(call, tenant, queue, info, true, None, now)
     }
 }
 
@@ -134,6 +80,7 @@ mod tests {
     use super::*;
     use crate::acd::Output;
     use crate::acd::config::QueueConfig;
+    use std::time::Duration;
 
     fn queue(name: &str) -> QueueConfig {
         QueueConfig {

@@ -211,9 +211,12 @@ fn many_lookups_reuse_the_shared_client() {
     let per_call = start.elapsed() / n;
     eprintln!("{n} sequential lookups: {per_call:?} per call");
     assert_eq!(svc.requests().len(), n as usize);
-    assert_eq!(
-        svc.connections(),
-        1,
-        "one pooled connection for sequential lookups"
+    // Pooled: a handful of connections at most, not one per lookup. Not exactly one: the
+    // client may start the next request before the last connection is back in its pool
+    // (seen once in CI: 2).
+    assert!(
+        svc.connections() <= 3,
+        "pooled connections for {n} sequential lookups, not one each: {}",
+        svc.connections()
     );
 }

@@ -14,7 +14,7 @@ const T = {
     'd-wrong': '打错电话', 'd-other': '其他', online: '已连接', offline: '未连接', retry: '重连中',
     'logged-out': '已签出', available: '就绪', away: '示忙', ringing: '振铃', 'on-call': '通话中',
     'wrap-up': '话后处理', connected: '通话中', held: '保持中', ended: '已结束', media: '建立音频…',
-    queue: '队列', bad_login: '租户、工号或密码错误', callbacks: '待回拨', transfer: '转接', to_queue: '队列', to_agent: '坐席', to_number: '号码', transferred: '已转接',
+    queue: '队列', bad_login: '租户、工号或密码错误', callbacks: '待回拨', transfer: '转接', to_queue: '队列', to_agent: '坐席', to_number: '号码', ph_queue: '队列名', ph_agent: '坐席工号', ph_number: '电话号码', transferred: '已转接',
   },
   en: {
     desk: 'Agent desk', signin: 'Agent sign-in', tenant: 'Tenant', login: 'Login', password: 'Password',
@@ -27,7 +27,7 @@ const T = {
     'd-wrong': 'Wrong number', 'd-other': 'Other', online: 'Connected', offline: 'Offline', retry: 'Reconnecting',
     'logged-out': 'Signed out', available: 'Available', away: 'Away', ringing: 'Ringing', 'on-call': 'On a call',
     'wrap-up': 'Wrap-up', connected: 'Talking', held: 'On hold', ended: 'Ended', media: 'Connecting audio…',
-    queue: 'Queue', bad_login: 'Wrong tenant, login or password', callbacks: 'Callbacks', transfer: 'Transfer', to_queue: 'Queue', to_agent: 'Agent', to_number: 'Number', transferred: 'Transferred',
+    queue: 'Queue', bad_login: 'Wrong tenant, login or password', callbacks: 'Callbacks', transfer: 'Transfer', to_queue: 'Queue', to_agent: 'Agent', to_number: 'Number', ph_queue: 'queue name', ph_agent: 'agent login', ph_number: 'phone number', transferred: 'Transferred',
   },
 };
 
@@ -43,6 +43,7 @@ function t(k) { return (T[S.lang] && T[S.lang][k]) || k; }
 function applyLang() {
   document.documentElement.lang = S.lang;
   document.querySelectorAll('[data-t]').forEach((el) => { el.textContent = t(el.dataset.t); });
+  if ($('xfer-kind')) xferPlaceholder();
   $('lang').textContent = S.lang === 'zh' ? 'EN' : '中文';
   render();
 }
@@ -200,6 +201,9 @@ $('btn-mute').onclick = () => {
   send({ type: 'mute', call_id: S.call.id, on: S.muted });
   render();
 };
+// The target box says what to type for the chosen kind of transfer.
+function xferPlaceholder() { $('xfer-queue').placeholder = t('ph_' + $('xfer-kind').value); }
+$('xfer-kind').onchange = xferPlaceholder;
 $('btn-transfer').onclick = () => {
   // Blind transfer: to a queue, an agent (login) or a number, as the select says.
   const target = $('xfer-queue').value.trim();

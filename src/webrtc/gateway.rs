@@ -7,8 +7,9 @@
 
 use super::outbox::Outbox;
 use super::peer::{Peer, PeerId};
+use super::socket;
 use crate::media::bridge::BridgeEnd;
-use crate::media::worker::batch_recv::{BATCH, RecvBatch, enable_timestamps};
+use crate::media::worker::batch_recv::{BATCH, RecvBatch};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::collections::HashMap;
@@ -102,7 +103,7 @@ pub fn start(
     advertise: Option<IpAddr>,
 ) -> std::io::Result<(GatewayHandle, tmpsc::UnboundedReceiver<GatewayEvent>)> {
     str0m::crypto::from_feature_flags().install_process_default();
-    let socket = UdpSocket::bind(bind)?;
+    let socket = socket::bind(bind)?;
     let bound = socket.local_addr()?;
     let ip = advertise.unwrap_or(if bound.ip().is_unspecified() {
         IpAddr::from([127, 0, 0, 1])
@@ -125,10 +126,10 @@ pub fn start(
         next_id: 0,
         batch: Some(Box::new(RecvBatch::new())),
         outbox: Outbox::default(),
+        kernel_drops: 0,
+        drops_logged: None,
         readiness: false,
     };
-    // Arrival stamps: audio read at the tick still reaches str0m with its true time.
-    enable_timestamps(&gw.socket)?;
     std::thread::Builder::new()
         .name("webrtc".into())
         .spawn(move || gw.run())?;
@@ -150,6 +151,10 @@ struct Gateway {
     /// Taken out while a batch is handed to the peers.
     batch: Option<Box<RecvBatch>>,
     outbox: Outbox,
+    /// The kernel's running count of datagrams it dropped on our socket (buffer full), as
+    /// last seen, and when an overflow was last logged.
+    kernel_drops: u32,
+    drops_logged: Option<Instant>,
     /// The socket wakes the loop only while a peer is still connecting (ICE and DTLS want
     /// answers at once); connected peers' audio is read at the 20 ms tick, in batches.
     readiness: bool,
@@ -250,6 +255,7 @@ impl Gateway {
             return;
         };
         batch.set_clock(Instant::now(), SystemTime::now());
+        let mut drops = self.kernel_drops;
         for _ in 0..MAX_BATCHES {
             let n = match batch.recv(&self.socket) {
                 Ok(0) => break,
@@ -262,6 +268,7 @@ impl Gateway {
             for i in 0..n {
                 if let Some(d) = batch.get(i) {
                     self.receive(d.data, d.from, d.arrival);
+                    drops = drops.max(d.kernel_drops.unwrap_or(0));
                 }
             }
             if n < BATCH {
@@ -269,6 +276,31 @@ impl Gateway {
             }
         }
         self.batch = Some(batch);
+        self.count_drops(drops);
+    }
+
+    /// Logs datagrams the kernel dropped for want of buffer room (at most every 10 s):
+    /// lost audio, and lost ICE checks that end calls after 15 s.
+    fn count_drops(&mut self, total: u32) {
+        let new = total.wrapping_sub(self.kernel_drops);
+        if new == 0 {
+            return;
+        }
+        let now = Instant::now();
+        if self
+            .drops_logged
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(10))
+        {
+            warn!(
+                dropped = new,
+                total,
+                peers = self.peers.len(),
+                "the WebRTC socket's receive buffer overflowed: run Hotline as root or raise \
+                 net.core.rmem_max (see the start-up log for the buffer's size)"
+            );
+            self.drops_logged = Some(now);
+            self.kernel_drops = total;
+        }
     }
 
     fn receive(&mut self, data: &[u8], source: SocketAddr, arrival: Instant) {

@@ -4,6 +4,7 @@
 pub mod gateway;
 mod outbox;
 pub mod peer;
+mod socket;
 
 pub use gateway::{GatewayEvent, GatewayHandle, WebrtcError, start};
 pub use peer::PeerId;

@@ -20,18 +20,29 @@ pub const BATCH: usize = 16;
 /// Largest datagram we keep: RTP for G.711 at 60 ms is 492 bytes; anything bigger is
 /// truncated (and then rejected by the RTP parser as malformed).
 const DATAGRAM: usize = 1500;
-/// Room for one `SO_TIMESTAMPNS` control message (a `timespec`), with alignment slack.
+/// Room for an `SO_TIMESTAMPNS` control message (a `timespec`, 32 bytes with its header) and
+/// an `SO_RXQ_OVFL` one (a `u32`, 20), with alignment slack.
 const CONTROL: usize = 64;
 
 /// Asks the kernel to stamp each datagram with its arrival time (CLOCK_REALTIME).
 pub fn enable_timestamps(socket: &impl AsRawFd) -> io::Result<()> {
+    set_socket_flag(socket, libc::SO_TIMESTAMPNS)
+}
+
+/// Asks the kernel to attach to each datagram how many it has dropped on this socket so
+/// far for want of buffer room (`SO_RXQ_OVFL`): see [`Datagram::kernel_drops`].
+pub fn enable_drop_count(socket: &impl AsRawFd) -> io::Result<()> {
+    set_socket_flag(socket, libc::SO_RXQ_OVFL)
+}
+
+fn set_socket_flag(socket: &impl AsRawFd, option: libc::c_int) -> io::Result<()> {
     let on: libc::c_int = 1;
     // SAFETY: valid fd, option value points at a live c_int of the size passed.
     let rc = unsafe {
         libc::setsockopt(
             socket.as_raw_fd(),
             libc::SOL_SOCKET,
-            libc::SO_TIMESTAMPNS,
+            option,
             (&on as *const libc::c_int).cast(),
             size_of::<libc::c_int>() as libc::socklen_t,
         )
@@ -48,6 +59,9 @@ pub struct Datagram<'a> {
     pub data: &'a [u8],
     pub from: SocketAddr,
     pub arrival: Instant,
+    /// Datagrams the kernel had dropped on this socket (a running count) when this one was
+    /// queued, when [`enable_drop_count`] is on; `None` while it has dropped none.
+    pub kernel_drops: Option<u32>,
 }
 
 /// The buffers of one `recvmmsg` call, owned by a worker and reused for all its calls: no
@@ -155,34 +169,14 @@ impl RecvBatch {
         let mut h = header.msg_hdr;
         h.msg_control = self.control[i].as_ptr() as *mut libc::c_void;
         h.msg_controllen = header.msg_hdr.msg_controllen.min(CONTROL as _);
-        let arrival = self
-            .arrival_stamp(&h)
-            .map_or(self.now, |wall| self.to_instant(wall));
+        let (stamp, kernel_drops) = control_messages(&h);
+        let arrival = stamp.map_or(self.now, |wall| self.to_instant(wall));
         Some(Datagram {
             data: &self.bufs[i][..len],
             from,
             arrival,
+            kernel_drops,
         })
-    }
-
-    /// The kernel's `SCM_TIMESTAMPNS`, when present.
-    fn arrival_stamp(&self, h: &libc::msghdr) -> Option<SystemTime> {
-        // SAFETY: `h` was filled by recvmmsg; the CMSG_* macros stay within msg_controllen,
-        // and the payload of SCM_TIMESTAMPNS is a timespec (read unaligned).
-        unsafe {
-            let mut cmsg = libc::CMSG_FIRSTHDR(h);
-            while !cmsg.is_null() {
-                if (*cmsg).cmsg_level == libc::SOL_SOCKET
-                    && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
-                {
-                    let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
-                    let since = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
-                    return Some(SystemTime::UNIX_EPOCH + since);
-                }
-                cmsg = libc::CMSG_NXTHDR(h, cmsg);
-            }
-        }
-        None
     }
 
     /// A wall-clock arrival as an `Instant`, clamped to the last second: a wall-clock step
@@ -195,6 +189,34 @@ impl RecvBatch {
             .min(Duration::from_secs(1));
         self.now.checked_sub(age).unwrap_or(self.now)
     }
+}
+
+/// The kernel's `SCM_TIMESTAMPNS` arrival stamp and `SO_RXQ_OVFL` drop count, when present.
+fn control_messages(h: &libc::msghdr) -> (Option<SystemTime>, Option<u32>) {
+    let (mut stamp, mut drops) = (None, None);
+    // SAFETY: `h` was filled by recvmmsg; the CMSG_* macros stay within msg_controllen, and
+    // the payloads are a timespec and a u32 (read unaligned).
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(h);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET {
+                match (*cmsg).cmsg_type {
+                    libc::SCM_TIMESTAMPNS => {
+                        let ts: libc::timespec =
+                            std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                        let since = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+                        stamp = Some(SystemTime::UNIX_EPOCH + since);
+                    }
+                    libc::SO_RXQ_OVFL => {
+                        drops = Some(std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()));
+                    }
+                    _ => {}
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(h, cmsg);
+        }
+    }
+    (stamp, drops)
 }
 
 fn sockaddr_to_std(a: &libc::sockaddr_storage) -> Option<SocketAddr> {
@@ -285,6 +307,54 @@ mod tests {
             std::thread::sleep(Duration::from_millis(1));
         }
         assert_eq!(total, BATCH + 3);
+    }
+
+    #[test]
+    fn a_full_socket_buffer_is_counted_beside_the_arrival_stamp() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_nonblocking(true).unwrap();
+        // The smallest buffer the kernel allows holds a few datagrams, not 300.
+        socket2::SockRef::from(&rx)
+            .set_recv_buffer_size(1024)
+            .unwrap();
+        enable_timestamps(&rx).unwrap();
+        enable_drop_count(&rx).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for _ in 0..300 {
+            tx.send_to(&[7; 200], rx.local_addr().unwrap()).unwrap();
+        }
+        // A datagram carries the count as it was when it was queued: the ones queued before
+        // the buffer filled carry none; one queued after the drops carries them.
+        let mut batch = RecvBatch::new();
+        batch.set_clock(Instant::now(), SystemTime::now());
+        let mut held = 0;
+        for _ in 0..100 {
+            let n = batch.recv(&rx).unwrap();
+            for i in 0..n {
+                assert_eq!(batch.get(i).unwrap().kernel_drops, None);
+            }
+            held += n;
+            if n == 0 {
+                break;
+            }
+        }
+        assert!(
+            held > 0 && held < 300,
+            "{held} held: the buffer took them all?"
+        );
+        tx.send_to(&[8; 200], rx.local_addr().unwrap()).unwrap();
+        batch.set_clock(Instant::now(), SystemTime::now());
+        assert_eq!(batch.recv(&rx).unwrap(), 1);
+        let d = batch.get(0).unwrap();
+        assert_eq!(d.data, &[8; 200]);
+        assert_eq!(d.kernel_drops, Some(300 - held as u32));
+        let (stamp, drops) = {
+            let mut h = batch.headers[0].msg_hdr;
+            h.msg_control = batch.control[0].as_ptr() as *mut libc::c_void;
+            control_messages(&h)
+        };
+        assert!(stamp.is_some(), "the stamp is still read next to the count");
+        assert_eq!(drops, d.kernel_drops);
     }
 
     #[test]

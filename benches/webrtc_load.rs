@@ -17,11 +17,12 @@
 mod common;
 
 use common::agents::{AgentWs, add_agent_with_skills};
-use common::webrtc_client::Client;
+use common::webrtc_client::{Client, run_fleet};
 use common::{Hotline, Opts, Sipp, TempDir, sipp_media_port};
 use hotline::media::g711;
 use serde_json::json;
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier, Mutex, mpsc};
 use std::time::{Duration, Instant};
 use str0m::format::Codec;
 
@@ -90,14 +91,27 @@ fn main() {
         add_agent_with_skills(&server, &format!("a{i}"), None, "lang:en=5");
     }
     let setups = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let signed_in = Arc::new(Barrier::new(legs + 1));
     let connected = Arc::new(Barrier::new(legs + 1));
+    let hang_up = Arc::new(Barrier::new(legs + 1));
+    // Connected clients join one fleet thread (see `run_fleet`): a load generator's shape,
+    // and the gateway's loopback sends then wake no thread per leg.
+    let (join, joined) = mpsc::channel::<Client>();
+    let stop = Arc::new(AtomicBool::new(false));
+    let fleet = {
+        let stop = stop.clone();
+        std::thread::spawn(move || run_fleet(joined, &stop, 1000.0))
+    };
     let mut threads = Vec::new();
     let server = Arc::new(server);
     for i in 0..legs {
-        let (server, setups, connected) = (server.clone(), setups.clone(), connected.clone());
+        let (server, setups) = (server.clone(), setups.clone());
+        let (connected, hang_up, join) = (connected.clone(), hang_up.clone(), join.clone());
+        let signed_in = signed_in.clone();
         threads.push(std::thread::spawn(move || {
             let mut agent = AgentWs::sign_in(&server, &format!("a{i}"));
             agent.go_available();
+            signed_in.wait();
             let offer = agent.wait_for("offer", Duration::from_secs(120), |_| true);
             let call_id = offer["call_id"].as_str().unwrap_or_default().to_string();
             let (mut client, sdp) = Client::offer(&[offer_codecs]);
@@ -106,8 +120,12 @@ fn main() {
             agent.send(json!({"type": "answer", "call_id": call_id, "sdp": sdp}));
             let answer = agent.wait_for("webrtc_answer", Duration::from_secs(10), |_| true);
             client.accept_answer(answer["sdp"].as_str().unwrap_or_default());
-            // Audio until the barrier; then on through the measurement window.
-            client.run(Duration::from_secs(3), 1000.0);
+            // ICE and DTLS on this thread (exact timers, as a browser's), then the fleet.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while client.connected.is_none() && Instant::now() < deadline {
+                client.run(Duration::from_millis(100), 1000.0);
+            }
+            let _ = join.send(client);
             let media = agent.wait_for("media", Duration::from_secs(10), |v| {
                 v["state"] == "connected"
             });
@@ -115,11 +133,14 @@ fn main() {
                 setups.lock().unwrap().push(ms);
             }
             connected.wait();
-            client.run(Duration::from_secs(CALL_SECS - 15), 1000.0);
-            client.packets_in
+            // The agent stays signed in until the calls have ended.
+            hang_up.wait();
         }));
     }
-    std::thread::sleep(Duration::from_secs(2));
+    drop(join);
+    // Every agent available before the first call: the calls then connect within seconds
+    // of each other and last well past the measurement.
+    signed_in.wait();
     // The callers: LEGS calls at 50 per second, each CALL_SECS long, PCMA both ways. SIPp's
     // rtp_stream (not play_pcap_audio, whose raw sockets make every loopback send dearer:
     // BENCHMARKS.md §8) plays A-law files made here: the media_load caller scenario.
@@ -154,6 +175,8 @@ fn main() {
             &mp,
             "-d",
             &d,
+            "-timeout",
+            &format!("{}s", CALL_SECS + 60),
         ],
     );
     connected.wait();
@@ -166,8 +189,16 @@ fn main() {
     let pct = |ticks: u64| ticks as f64 / hz / (t1 - t0).as_secs_f64() * 100.0;
     let cpu_pct = pct(c1 - c0);
     let (gateway_pct, media_pct) = (pct(g1 - g0), pct(m1 - m0));
-    let received: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap_or(0)).collect();
     let run = sipp.finish(Duration::from_secs(CALL_SECS + 60));
+    stop.store(true, Ordering::Relaxed);
+    let received: Vec<u64> = fleet
+        .join()
+        .map(|clients| clients.iter().map(|c| c.packets_in).collect())
+        .unwrap_or_default();
+    hang_up.wait();
+    for t in threads {
+        let _ = t.join();
+    }
     let mut s = setups.lock().unwrap().clone();
     let p95 = {
         let mut v = s.clone();
@@ -199,8 +230,16 @@ fn main() {
         received.iter().min().copied().unwrap_or(0)
     );
     println!(
-        "  SIPp: successful {:?}, failed {:?}",
+        "  SIPp: exit {:?}, successful {:?}, failed {:?}",
+        run.code,
         run.stat("SuccessfulCall(C)"),
         run.stat("FailedCall(C)")
     );
+    if run.code != Some(0) {
+        println!("  SIPp report:\n{}", run.report());
+    }
+    let warnings = server.log_lines(&[" WARN ", " ERROR "]);
+    if !warnings.is_empty() {
+        println!("  Hotline warnings (last 40):\n{warnings}");
+    }
 }

@@ -127,7 +127,8 @@ pub struct Sipp {
 }
 
 impl Sipp {
-    /// Starts `sipp ARGS` in `dir` with the standard options (see [`sipp`]).
+    /// Starts `sipp ARGS` in `dir` with the standard options (see [`sipp`]); a run longer
+    /// than a minute (a load benchmark) passes its own `-timeout`.
     pub fn spawn(dir: TempDir, args: &[&str]) -> Sipp {
         let bin = require_binary("sipp");
         let p = |name: &str| dir.path().join(name);
@@ -146,7 +147,11 @@ impl Sipp {
         let child = cmd
             .args(args)
             .args(["-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin"])
-            .args(["-timeout", "60s", "-timeout_error"])
+            .args(if args.contains(&"-timeout") {
+                &["-timeout_error"][..]
+            } else {
+                &["-timeout", "60s", "-timeout_error"][..]
+            })
             .arg("-trace_err")
             .arg("-error_file")
             .arg(p("errors.log"))

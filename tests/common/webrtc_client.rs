@@ -5,6 +5,8 @@
 
 use hotline::media::g711;
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::format::Codec;
@@ -147,19 +149,42 @@ impl Client {
             self.socket
                 .set_read_timeout(Some(wait.max(Duration::from_millis(1))))
                 .unwrap();
-            let input = match self.socket.recv_from(&mut buf) {
-                Ok((n, source)) => Input::Receive(
-                    Instant::now(),
-                    Receive {
-                        proto: Protocol::Udp,
-                        source,
-                        destination: self.local,
-                        contents: buf[..n].try_into().unwrap(),
-                    },
-                ),
-                Err(_) => Input::Timeout(Instant::now()),
-            };
-            self.rtc.handle_input(input).expect("client input");
+            match self.socket.recv_from(&mut buf) {
+                Ok((n, source)) => self.receive(&buf[..n], source),
+                Err(_) => self
+                    .rtc
+                    .handle_input(Input::Timeout(Instant::now()))
+                    .expect("client timeout"),
+            }
+        }
+    }
+
+    fn receive(&mut self, data: &[u8], source: SocketAddr) {
+        let input = Input::Receive(
+            Instant::now(),
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.local,
+                contents: data.try_into().unwrap(),
+            },
+        );
+        self.rtc.handle_input(input).expect("client input");
+    }
+
+    /// One 20 ms step of a client in a [`run_fleet`]: everything its socket holds, its
+    /// timers, its frame.
+    fn step(&mut self, now: Instant, tone: f64, buf: &mut [u8]) {
+        while let Ok((n, source)) = self.socket.recv_from(buf) {
+            self.receive(&buf[..n], source);
+        }
+        self.rtc
+            .handle_input(Input::Timeout(now))
+            .expect("client timeout");
+        self.drain();
+        if self.connected.is_some() {
+            self.send_frame(now, tone);
+            self.drain();
         }
     }
 
@@ -282,4 +307,44 @@ impl Client {
     pub fn codec(&self) -> Option<Codec> {
         self.codec
     }
+}
+
+/// Runs many connected clients on this one thread until `stop`, as a load generator does:
+/// every 20 ms each client reads what its (non-blocking) socket holds, serves its timers and
+/// sends its frame. Clients join through `join` at any time. With a thread per client
+/// sleeping on its socket, every datagram the gateway sends over loopback wakes a thread,
+/// and the kernel charges that wake-up (and the preemption it causes) to the gateway's
+/// send; browsers on other machines cost it nothing of the kind. Returns the clients.
+pub fn run_fleet(join: mpsc::Receiver<Client>, stop: &AtomicBool, tone: f64) -> Vec<Client> {
+    const TICK: Duration = Duration::from_millis(20);
+    let mut clients: Vec<Client> = Vec::new();
+    let mut buf = vec![0u8; 2000];
+    let mut next = Instant::now();
+    let (mut passes, mut late, mut busy) = (0u64, 0u64, Duration::ZERO);
+    while !stop.load(Ordering::Relaxed) {
+        while let Ok(c) = join.try_recv() {
+            c.socket.set_nonblocking(true).expect("non-blocking socket");
+            clients.push(c);
+        }
+        let now = Instant::now();
+        for c in &mut clients {
+            c.step(now, tone, &mut buf);
+        }
+        passes += 1;
+        next += TICK;
+        let after = Instant::now();
+        busy += after - now;
+        if next > after {
+            std::thread::sleep(next - after);
+        } else {
+            late += 1;
+            next = after; // behind: carry on without a burst of catch-up ticks
+        }
+    }
+    eprintln!(
+        "fleet of {} clients: {passes} passes of 20 ms, {late} late, {:.1} ms busy per pass",
+        clients.len(),
+        busy.as_secs_f64() * 1000.0 / passes.max(1) as f64
+    );
+    clients
 }

@@ -198,9 +198,6 @@ impl Gateway {
             }
             let now = Instant::now();
             if now >= next_tick {
-                if !self.readiness {
-                    self.read_all();
-                }
                 let ids: Vec<PeerId> = self.peers.keys().copied().collect();
                 for id in ids {
                     let result = match self.peers.get_mut(&id) {
@@ -208,6 +205,12 @@ impl Gateway {
                         None => continue,
                     };
                     self.after(id, result);
+                }
+                // Read after writing: str0m packetizes a written frame when time next moves
+                // on, and the browser's datagram moves it, so the frame leaves with that
+                // input instead of costing each peer one more timeout and drain below.
+                if !self.readiness {
+                    self.read_all();
                 }
                 next_tick += TICK;
                 if now > next_tick + TICK * 5 {

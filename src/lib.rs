@@ -13,4 +13,5 @@ pub mod sdp;
 pub mod sip;
 pub mod store;
 pub mod tts;
+pub mod udp_buffers;
 pub mod webrtc;

@@ -6,11 +6,10 @@
 //! (`SO_RXQ_OVFL`) so an overflow is logged instead of silent.
 
 use crate::media::worker::batch_recv::{enable_drop_count, enable_timestamps};
+use crate::udp_buffers;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
-use std::mem::size_of;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use tracing::{info, warn};
 
 const BUFFER_BYTES: usize = 8 << 20;
@@ -21,17 +20,7 @@ const WARN_BELOW: usize = 1 << 20;
 /// Binds the gateway's socket: non-blocking, big buffers, arrival stamps and drop count.
 pub fn bind(addr: SocketAddr) -> io::Result<mio::net::UdpSocket> {
     let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    for (force, plain) in [
-        (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
-        (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
-    ] {
-        // FORCE ignores net.core.*mem_max but needs CAP_NET_ADMIN; the plain option is
-        // capped at the maximum instead.
-        if set_int(&sock, force, BUFFER_BYTES).is_err() {
-            let _ = set_int(&sock, plain, BUFFER_BYTES);
-        }
-    }
-    let got = sock.recv_buffer_size().unwrap_or(0);
+    let got = udp_buffers::enlarge(&sock, BUFFER_BYTES);
     if got < WARN_BELOW {
         warn!(
             bytes = got,
@@ -56,39 +45,34 @@ pub fn bind(addr: SocketAddr) -> io::Result<mio::net::UdpSocket> {
     Ok(socket)
 }
 
-fn set_int(sock: &Socket, option: libc::c_int, value: usize) -> io::Result<()> {
-    let v = value as libc::c_int;
-    // SAFETY: valid fd; the option value points at a live c_int of the size passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            option,
-            (&v as *const libc::c_int).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsRawFd;
+
+    fn flag(s: &impl AsRawFd, option: libc::c_int) -> libc::c_int {
+        let mut v: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: valid fd; v and len are live and sized for a c_int.
+        let rc = unsafe {
+            libc::getsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                option,
+                (&mut v as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(rc, 0);
+        v
+    }
 
     #[test]
-    fn the_receive_buffer_is_forced_to_8_mib_or_as_big_as_the_system_allows() {
+    fn the_socket_is_non_blocking_and_stamps_and_counts_drops() {
         let s = bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let got = socket2::SockRef::from(&s).recv_buffer_size().unwrap();
-        let max: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
-        // The kernel doubles what it is asked for (room for its bookkeeping).
-        let at_least = 2 * BUFFER_BYTES.min(max);
-        assert!(got >= at_least, "{got} bytes; rmem_max {max}");
+        assert!(s.local_addr().unwrap().port() > 0);
+        assert!(socket2::SockRef::from(&s).nonblocking().unwrap());
+        assert_eq!(flag(&s, libc::SO_TIMESTAMPNS), 1);
+        assert_eq!(flag(&s, libc::SO_RXQ_OVFL), 1);
     }
 }

@@ -8,9 +8,7 @@ const BUFFER_BYTES: usize = 8 * 1024 * 1024;
 
 pub fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    // The kernel caps these at net.core.{r,w}mem_max; asking for more is harmless.
-    let _ = sock.set_recv_buffer_size(BUFFER_BYTES);
-    let _ = sock.set_send_buffer_size(BUFFER_BYTES);
+    crate::udp_buffers::enlarge(&sock, BUFFER_BYTES);
     sock.set_nonblocking(true)?;
     sock.bind(&addr.into())
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}")))?;

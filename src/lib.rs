@@ -13,5 +13,5 @@ pub mod sdp;
 pub mod sip;
 pub mod store;
 pub mod tts;
-pub mod udp_buffers;
+pub mod udp_options;
 pub mod webrtc;

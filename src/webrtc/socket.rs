@@ -5,8 +5,7 @@
 //! may (root or CAP_NET_ADMIN), and have the kernel count what it still drops
 //! (`SO_RXQ_OVFL`) so an overflow is logged instead of silent.
 
-use crate::media::worker::batch_recv::{enable_drop_count, enable_timestamps};
-use crate::udp_buffers;
+use crate::udp_options::{self, enable_drop_count, enable_timestamps};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
@@ -20,7 +19,7 @@ const WARN_BELOW: usize = 1 << 20;
 /// Binds the gateway's socket: non-blocking, big buffers, arrival stamps and drop count.
 pub fn bind(addr: SocketAddr) -> io::Result<mio::net::UdpSocket> {
     let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    let got = udp_buffers::enlarge(&sock, BUFFER_BYTES);
+    let got = udp_options::enlarge(&sock, BUFFER_BYTES);
     if got < WARN_BELOW {
         warn!(
             bytes = got,

@@ -24,43 +24,13 @@ const DATAGRAM: usize = 1500;
 /// an `SO_RXQ_OVFL` one (a `u32`, 20), with alignment slack.
 const CONTROL: usize = 64;
 
-/// Asks the kernel to stamp each datagram with its arrival time (CLOCK_REALTIME).
-pub fn enable_timestamps(socket: &impl AsRawFd) -> io::Result<()> {
-    set_socket_flag(socket, libc::SO_TIMESTAMPNS)
-}
-
-/// Asks the kernel to attach to each datagram how many it has dropped on this socket so
-/// far for want of buffer room (`SO_RXQ_OVFL`): see [`Datagram::kernel_drops`].
-pub fn enable_drop_count(socket: &impl AsRawFd) -> io::Result<()> {
-    set_socket_flag(socket, libc::SO_RXQ_OVFL)
-}
-
-fn set_socket_flag(socket: &impl AsRawFd, option: libc::c_int) -> io::Result<()> {
-    let on: libc::c_int = 1;
-    // SAFETY: valid fd, option value points at a live c_int of the size passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            option,
-            (&on as *const libc::c_int).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
 /// One datagram of a batch.
 pub struct Datagram<'a> {
     pub data: &'a [u8],
     pub from: SocketAddr,
     pub arrival: Instant,
     /// Datagrams the kernel had dropped on this socket (a running count) when this one was
-    /// queued, when [`enable_drop_count`] is on; `None` while it has dropped none.
+    /// queued, when `udp_options::enable_drop_count` is on; `None` while it has dropped none.
     pub kernel_drops: Option<u32>,
 }
 
@@ -248,6 +218,7 @@ fn sockaddr_to_std(a: &libc::sockaddr_storage) -> Option<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::udp_options::{enable_drop_count, enable_timestamps};
     use std::net::UdpSocket;
 
     #[test]

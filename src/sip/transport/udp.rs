@@ -8,7 +8,7 @@ const BUFFER_BYTES: usize = 8 * 1024 * 1024;
 
 pub fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    crate::udp_buffers::enlarge(&sock, BUFFER_BYTES);
+    crate::udp_options::enlarge(&sock, BUFFER_BYTES);
     sock.set_nonblocking(true)?;
     sock.bind(&addr.into())
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}")))?;

@@ -1,7 +1,11 @@
-//! Kernel buffers for Hotline's shared UDP sockets (the SIP listener, the WebRTC gateway):
-//! each holds the traffic of many calls between two reads, so the defaults (208 KiB) drop
-//! datagrams under load. `SO_RCVBUFFORCE`/`SO_SNDBUFFORCE` go past `net.core.*mem_max`
-//! when we may (root or CAP_NET_ADMIN); otherwise the plain options are capped there.
+//! Socket options of Hotline's UDP sockets.
+//!
+//! Buffers: the shared sockets (the SIP listener, the WebRTC gateway) hold the traffic of
+//! many calls between two reads, so the defaults (208 KiB) drop datagrams under load.
+//! `SO_RCVBUFFORCE`/`SO_SNDBUFFORCE` go past `net.core.*mem_max` when we may (root or
+//! CAP_NET_ADMIN); otherwise the plain options are capped there.
+//! Stamps and drop counts: sockets read once per 20 ms tick (media workers, the gateway)
+//! want each datagram's kernel arrival time, and the gateway the kernel's drop count.
 
 use socket2::Socket;
 use std::io;
@@ -22,7 +26,19 @@ pub fn enlarge(sock: &Socket, bytes: usize) -> usize {
     sock.recv_buffer_size().unwrap_or(0)
 }
 
-fn set_int(sock: &Socket, option: libc::c_int, value: usize) -> io::Result<()> {
+/// Asks the kernel to stamp each datagram with its arrival time (CLOCK_REALTIME,
+/// `SCM_TIMESTAMPNS`; read by `media::worker::batch_recv`).
+pub fn enable_timestamps(socket: &impl AsRawFd) -> io::Result<()> {
+    set_int(socket, libc::SO_TIMESTAMPNS, 1)
+}
+
+/// Asks the kernel to attach to each datagram how many it has dropped on this socket so
+/// far for want of buffer room (`SO_RXQ_OVFL`; read by `media::worker::batch_recv`).
+pub fn enable_drop_count(socket: &impl AsRawFd) -> io::Result<()> {
+    set_int(socket, libc::SO_RXQ_OVFL, 1)
+}
+
+fn set_int(sock: &impl AsRawFd, option: libc::c_int, value: usize) -> io::Result<()> {
     let v = libc::c_int::try_from(value).unwrap_or(libc::c_int::MAX);
     // SAFETY: valid fd; the option value points at a live c_int of the size passed.
     let rc = unsafe {

@@ -8,6 +8,7 @@
 //!
 //!   LEGS=200 cargo bench --bench webrtc_load
 //!   LEGS=200 CODEC=opus cargo bench --bench webrtc_load
+//!   LEGS=200 CODEC=opus OPUS_COMPLEXITY=0 cargo bench --bench webrtc_load
 //!
 //! Not a criterion bench: one long run, figures printed at the end.
 
@@ -84,6 +85,9 @@ fn main() {
         numbers_toml: format!("{NUMBER:?} = {{ flow = \"load\" }}\n"),
         tables_toml: "[[queues]]\nname = \"load\"\nring_timeout_s = 60\nannounce_every_s = 0\nwrap_up_s = 0\nmax_wait_s = 120\nmusic_on_hold = false\n".into(),
         rust_log: Some("warn".into()),
+        opus_complexity: std::env::var("OPUS_COMPLEXITY")
+            .ok()
+            .and_then(|c| c.parse().ok()),
         ..Opts::default()
     });
     eprintln!("adding {legs} agents…");

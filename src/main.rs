@@ -209,13 +209,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .default_profile()
         .external_addr
         .or(cfg.default_profile().media_addr);
-    let (gateway, gateway_events) = hotline::webrtc::start(cfg.webrtc_listen, advertise)
-        .with_context(|| {
-            format!(
-                "cannot start WebRTC on udp {} (set webrtc_listen in hotline.toml)",
-                cfg.webrtc_listen
-            )
-        })?;
+    let (gateway, gateway_events) =
+        hotline::webrtc::start(cfg.webrtc_listen, advertise, cfg.media.opus_complexity)
+            .with_context(|| {
+                format!(
+                    "cannot start WebRTC on udp {} (set webrtc_listen in hotline.toml)",
+                    cfg.webrtc_listen
+                )
+            })?;
     if advertise.is_none() && cfg.webrtc_listen.ip().is_unspecified() {
         warn!(
             "WebRTC answers with 127.0.0.1: browsers on other machines cannot reach it; set external_addr in the default SIP profile"

@@ -74,7 +74,7 @@ fn call_side(mut end: BridgeEnd, secs: u64) -> std::thread::JoinHandle<Vec<i16>>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_like_peer_connects_and_audio_flows_both_ways() {
-    let (gw, mut events) = webrtc::start("127.0.0.1:0".parse().unwrap(), None).unwrap();
+    let (gw, mut events) = webrtc::start("127.0.0.1:0".parse().unwrap(), None, 3).unwrap();
     let mut clients = Vec::new();
     let mut sides = Vec::new();
     // A browser offering Opus first still gets G.711 (no transcoding); one taking only
@@ -153,7 +153,7 @@ async fn a_browser_like_peer_connects_and_audio_flows_both_ways() {
 
 #[tokio::test]
 async fn a_bad_offer_is_refused_with_a_reason() {
-    let (gw, _events) = webrtc::start("127.0.0.1:0".parse().unwrap(), None).unwrap();
+    let (gw, _events) = webrtc::start("127.0.0.1:0".parse().unwrap(), None, 3).unwrap();
     let (_a, b) = bridge_pair();
     let err = gw
         .accept_offer("this is not sdp".into(), b)

@@ -42,6 +42,7 @@ struct RawMedia {
     rtp_timeout_secs: Option<Spanned<u64>>,
     record: Option<bool>,
     shutdown_grace_secs: Option<Spanned<u64>>,
+    opus_complexity: Option<Spanned<u64>>,
 }
 
 /// What `[media]` sets; `workers` is still as written (0 = one per core).
@@ -51,6 +52,7 @@ pub(crate) struct MediaFile {
     pub rtp_timeout_secs: Option<u64>,
     pub record: Option<bool>,
     pub shutdown_grace_secs: Option<u64>,
+    pub opus_complexity: Option<u8>,
 }
 
 /// What hotline.toml sets, with positions for later cross-checks. Paths are as written
@@ -96,6 +98,7 @@ fn example(key: &str) -> Option<&'static str> {
         "rtp_timeout_secs" => "rtp_timeout_secs = 60",
         "record" => "record = true",
         "shutdown_grace_secs" => "shutdown_grace_secs = 30",
+        "opus_complexity" => "opus_complexity = 3",
         "numbers" => "[numbers] default = \"welcome\"",
         "queues" => "[[queues]] tables, each with name = \"orders\"",
         _ => return None,
@@ -250,6 +253,19 @@ fn media(src: &Source<'_>, m: &RawMedia, problems: &mut Vec<Problem>) -> MediaFi
         30,
         "hang up every call at once",
     );
+    if let Some(c) = &m.opus_complexity {
+        match u8::try_from(*c.get_ref()) {
+            Ok(v) if v <= 10 => out.opus_complexity = Some(v),
+            _ => problems.push(src.problem(
+                c.span(),
+                format!(
+                    "media.opus_complexity: {} is not a libopus complexity; use 0 (cheapest) \
+                     to 10 (best), e.g. 3",
+                    c.get_ref()
+                ),
+            )),
+        }
+    }
     out
 }
 
@@ -283,6 +299,7 @@ mod tests {
              profiles_dir = \"profiles\"\nprompts_dir = \"/srv/prompts\"\n\
              database = \"postgres://h:pw@db/cdr\"\n\
              [media]\nworkers = 3\nrtp_timeout_secs = 0\nrecord = false\nshutdown_grace_secs = 3600\n\
+             opus_complexity = 0\n\
              [numbers]\ndefault = \"echo\"\n\"1\" = \"welcome\"\n",
         );
         assert!(problems.is_empty(), "{problems:?}");
@@ -308,6 +325,7 @@ mod tests {
         assert_eq!(m.media.rtp_timeout_secs, Some(0));
         assert_eq!(m.media.record, Some(false));
         assert_eq!(m.media.shutdown_grace_secs, Some(3600));
+        assert_eq!(m.media.opus_complexity, Some(0));
         let n = m.numbers.unwrap();
         assert_eq!(n.default_app, "echo");
         assert_eq!(n.route("1"), ("welcome", None));
@@ -360,7 +378,8 @@ mod tests {
     fn bad_media_database_and_numbers_are_all_reported() {
         let (m, problems) = parse(
             "database = \"/var/h.db\"\nprompts_dir = \" \"\n[media]\nworkers = 1000\n\
-             rtp_timeout_secs = 3601\nshutdown_grace_secs = 7200\n[numbers]\n\"9x\" = \"echo\"\n",
+             rtp_timeout_secs = 3601\nshutdown_grace_secs = 7200\nopus_complexity = 11\n\
+             [numbers]\n\"9x\" = \"echo\"\n",
         );
         assert!(m.is_none());
         let per_core = crate::config::MediaSettings::workers_per_core();
@@ -383,7 +402,10 @@ mod tests {
                 "hotline.toml:6:23: media.shutdown_grace_secs: 7200 is more than 3600 (1 hour); \
                  use e.g. 30, or 0 to hang up every call at once"
                     .to_string(),
-                "hotline.toml:8:1: numbers: \"9x\" is not a number; keys are default = \
+                "hotline.toml:7:19: media.opus_complexity: 11 is not a libopus complexity; use \
+                 0 (cheapest) to 10 (best), e.g. 3"
+                    .to_string(),
+                "hotline.toml:9:1: numbers: \"9x\" is not a number; keys are default = \
                  \"welcome\", or a number: digits with an optional leading + and an optional \
                  trailing * for a prefix, such as \"9196\", \"+861012345678\" or \"400800*\""
                     .to_string(),
@@ -398,7 +420,8 @@ mod tests {
             problems,
             vec![
                 "hotline.toml:2:1: unknown key \"worker\" in [media]; did you mean \"workers\"? \
-                 valid keys: workers, rtp_timeout_secs, record, shutdown_grace_secs"
+                 valid keys: workers, rtp_timeout_secs, record, shutdown_grace_secs, \
+                 opus_complexity"
             ]
         );
         let (_, problems) = parse("[media]\nworkers = -1\n");

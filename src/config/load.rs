@@ -165,6 +165,7 @@ fn media(file: &MediaFile) -> MediaSettings {
         rtp_timeout_secs: file.rtp_timeout_secs.unwrap_or(d.rtp_timeout_secs),
         record: file.record.unwrap_or(d.record),
         shutdown_grace_secs: file.shutdown_grace_secs.unwrap_or(d.shutdown_grace_secs),
+        opus_complexity: file.opus_complexity.unwrap_or(d.opus_complexity),
     }
 }
 

@@ -192,7 +192,7 @@ fn media_prompts_database_and_numbers_from_the_file() {
         "etc/hotline.toml",
         "prompts_dir = \"audio\"\ndatabase = \"sqlite:db/cdr.db\"\n\
          [media]\nworkers = 3\nrtp_timeout_secs = 0\nrecord = false\nshutdown_grace_secs = 5\n\
-         [numbers]\ndefault = \"echo\"\n\"400800*\" = { app = \"welcome\", record = true }\n",
+         opus_complexity = 1\n[numbers]\ndefault = \"echo\"\n\"400800*\" = { app = \"welcome\", record = true }\n",
     );
     let c = t.load(&with_config("etc/hotline.toml")).unwrap();
     assert_eq!(c.prompts_dir, t.0.join("etc/audio"));
@@ -208,6 +208,7 @@ fn media_prompts_database_and_numbers_from_the_file() {
             rtp_timeout_secs: 0,
             record: false,
             shutdown_grace_secs: 5,
+            opus_complexity: 1,
         }
     );
     // A [numbers] table replaces the built-in plan, 9196 included.

@@ -18,6 +18,9 @@ pub struct MediaSettings {
     pub record: bool,
     /// How long SIGTERM waits for calls to end before hanging them up.
     pub shutdown_grace_secs: u64,
+    /// libopus encoder complexity (0–10) for browser legs that take only Opus: lower costs
+    /// less CPU per transcoded call and a little quality.
+    pub opus_complexity: u8,
 }
 
 impl MediaSettings {
@@ -35,6 +38,7 @@ impl Default for MediaSettings {
             rtp_timeout_secs: 60,
             record: true,
             shutdown_grace_secs: 30,
+            opus_complexity: crate::media::opus::COMPLEXITY,
         }
     }
 }

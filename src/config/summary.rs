@@ -72,6 +72,11 @@ impl Config {
             "  shutdown_grace  {} s for calls to end",
             m.shutdown_grace_secs
         );
+        let _ = writeln!(
+            s,
+            "  opus            complexity {} (browser legs that take only Opus)",
+            m.opus_complexity
+        );
     }
 
     fn numbers_summary(&self, s: &mut String) {
@@ -198,6 +203,7 @@ media
   rtp_timeout     hang up after 60 s without RTP
   record          every call (unless a profile or number says otherwise)
   shutdown_grace  30 s for calls to end
+  opus            complexity 3 (browser legs that take only Opus)
 numbers
   9196            echo
   (other)         welcome

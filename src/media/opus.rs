@@ -22,7 +22,7 @@ const MAX_DECODED: usize = 960;
 /// 11 against 22 µs at 0 (`cargo bench --bench media -- opus`, BENCHMARKS.md §12). CELT has
 /// no in-band FEC; what we decode from browsers (SILK with FEC) still uses theirs.
 const BITRATE: i32 = 24_000;
-const COMPLEXITY: i32 = 3;
+pub const COMPLEXITY: u8 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpusError {
@@ -45,13 +45,13 @@ impl OpusTranscoder {
         Self::with_complexity(COMPLEXITY)
     }
 
-    /// libopus complexity 0–10 (for the benchmark's comparison; calls use `new`).
-    pub fn with_complexity(complexity: i32) -> Result<OpusTranscoder, OpusError> {
+    /// libopus complexity 0–10 (`[media] opus_complexity`; `new` takes the default).
+    pub fn with_complexity(complexity: u8) -> Result<OpusTranscoder, OpusError> {
         let mut encoder =
             Encoder::new(8000, Channels::Mono, Application::LowDelay).map_err(OpusError::Setup)?;
         encoder
             .set_bitrate(Bitrate::Bits(BITRATE))
-            .and_then(|_| encoder.set_complexity(complexity))
+            .and_then(|_| encoder.set_complexity(i32::from(complexity.min(10))))
             .and_then(|_| encoder.set_signal(Signal::Voice))
             .map_err(OpusError::Setup)?;
         let decoder = Decoder::new(8000, Channels::Mono).map_err(OpusError::Setup)?;

@@ -101,6 +101,7 @@ impl GatewayHandle {
 pub fn start(
     bind: SocketAddr,
     advertise: Option<IpAddr>,
+    opus_complexity: u8,
 ) -> std::io::Result<(GatewayHandle, tmpsc::UnboundedReceiver<GatewayEvent>)> {
     str0m::crypto::from_feature_flags().install_process_default();
     let socket = socket::bind(bind)?;
@@ -128,6 +129,7 @@ pub fn start(
         outbox: Outbox::default(),
         kernel_drops: 0,
         drops_logged: None,
+        opus_complexity,
         readiness: false,
     };
     std::thread::Builder::new()
@@ -155,6 +157,8 @@ struct Gateway {
     /// last seen, and when an overflow was last logged.
     kernel_drops: u32,
     drops_logged: Option<Instant>,
+    /// libopus encoder complexity for legs that take only Opus (`[media] opus_complexity`).
+    opus_complexity: u8,
     /// The socket wakes the loop only while a peer is still connecting (ICE and DTLS want
     /// answers at once); connected peers' audio is read at the 20 ms tick, in batches.
     readiness: bool,
@@ -395,10 +399,11 @@ impl Gateway {
                 self.next_id += 1;
                 let id = PeerId(self.next_id);
                 let now = Instant::now();
-                let result = Peer::accept(&offer, self.local, bridge, now).map(|(peer, answer)| {
-                    self.peers.insert(id, peer);
-                    (id, answer)
-                });
+                let result = Peer::accept(&offer, self.local, bridge, now, self.opus_complexity)
+                    .map(|(peer, answer)| {
+                        self.peers.insert(id, peer);
+                        (id, answer)
+                    });
                 let ok = result.is_ok();
                 let _ = reply.send(result);
                 if ok {

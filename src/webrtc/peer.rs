@@ -87,6 +87,7 @@ pub(super) struct Peer {
     send: Option<(str0m::media::Pt, LegCodec)>,
     /// Made when Opus is sent or heard: a G.711 leg never pays for libopus.
     opus: Option<OpusTranscoder>,
+    opus_complexity: u8,
     connected: bool,
     connected_reported: bool,
     ended: bool,
@@ -103,6 +104,7 @@ impl Peer {
         local: SocketAddr,
         bridge: BridgeEnd,
         now: Instant,
+        opus_complexity: u8,
     ) -> Result<(Peer, String), WebrtcError> {
         let offer =
             SdpOffer::from_sdp_string(offer).map_err(|e| WebrtcError::BadOffer(e.to_string()))?;
@@ -142,6 +144,7 @@ impl Peer {
             mid: None,
             send: None,
             opus: None,
+            opus_complexity,
             connected: false,
             connected_reported: false,
             ended: false,
@@ -279,7 +282,9 @@ impl Peer {
 
     fn transcoder(&mut self) -> Result<&mut OpusTranscoder, String> {
         if self.opus.is_none() {
-            self.opus = Some(OpusTranscoder::new().map_err(|e| e.to_string())?);
+            self.opus = Some(
+                OpusTranscoder::with_complexity(self.opus_complexity).map_err(|e| e.to_string())?,
+            );
         }
         Ok(self.opus.as_mut().expect("made above"))
     }
@@ -335,7 +340,7 @@ mod tests {
         assert!(offer.contains("transport-wide-cc"), "{offer}");
         let (end, _far) = bridge::bridge_pair();
         let local = "127.0.0.1:50000".parse().unwrap();
-        let (_, answer) = Peer::accept(&offer, local, end, Instant::now()).unwrap();
+        let (_, answer) = Peer::accept(&offer, local, end, Instant::now(), 3).unwrap();
         let extmaps: Vec<&str> = answer
             .lines()
             .filter(|l| l.starts_with("a=extmap:"))

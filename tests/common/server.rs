@@ -46,6 +46,8 @@ pub struct Opts {
     pub shutdown_grace_secs: Option<u64>,
     /// `[media] workers`; `None` keeps the server's default (one per core).
     pub media_workers: Option<usize>,
+    /// `[media] opus_complexity`; `None` keeps the server's default.
+    pub opus_complexity: Option<u8>,
     /// `[numbers]` entries `(number, app)`, e.g. `("9196", "echo")`, `("default",
     /// "welcome")`; empty keeps the built-in plan.
     pub numbers: Vec<(String, String)>,
@@ -76,6 +78,7 @@ impl Default for Opts {
             record: None,
             shutdown_grace_secs: None,
             media_workers: None,
+            opus_complexity: None,
             numbers: Vec::new(),
             prompts_dir: None,
             flows_dir: None,
@@ -117,6 +120,9 @@ impl Opts {
         }
         if let Some(n) = self.media_workers {
             t.push_str(&format!("workers = {n}\n"));
+        }
+        if let Some(c) = self.opus_complexity {
+            t.push_str(&format!("opus_complexity = {c}\n"));
         }
         if !self.numbers.is_empty() || !self.numbers_toml.is_empty() {
             t.push_str("\n[numbers]\n");
